@@ -1,0 +1,522 @@
+//! Command buffers: recorded fills, updates, copies, dispatches, barriers and events.
+//!
+//! The [`CommandBuffer`] handle validates every command once for all drivers (recording state,
+//! categories, ranges, alignment, usage, counts) and then hands it to the driver's
+//! [`CommandBufferImpl`]. Recording takes `&mut self`, so a command buffer is recorded by one
+//! thread without locks; once ended it can be shared and submitted from anywhere.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bitflags::bitflags;
+
+use crate::buffer::{check_fill_alignment, check_no_overlap, Buffer};
+use crate::buffer_ref::{BindingTableEntry, BufferRef, SlotRequirement};
+use crate::executable::Executable;
+use crate::memory::{BufferUsage, DeviceSize, FillPattern, MAX_UPDATE_SIZE, WHOLE_BUFFER};
+use crate::{Event, Result, Status};
+
+bitflags! {
+    /// How a command buffer will be used.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct CommandBufferMode: u32 {
+        /// Submitted at most once.
+        const ONE_SHOT = 1 << 0;
+        /// The driver may execute commands while they are recorded (one-shot only).
+        const ALLOW_INLINE_EXECUTION = 1 << 4;
+    }
+}
+
+bitflags! {
+    /// The kinds of commands a command buffer may hold.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct CommandCategory: u32 {
+        /// Fill, update and copy.
+        const TRANSFER = 1 << 0;
+        /// Dispatch.
+        const DISPATCH = 1 << 1;
+        /// Everything.
+        const ANY = Self::TRANSFER.bits() | Self::DISPATCH.bits();
+    }
+}
+
+/// How to create a command buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommandBufferParams {
+    /// One-shot or reusable, inline execution allowed or not.
+    pub mode: CommandBufferMode,
+    /// What commands it may hold.
+    pub categories: CommandCategory,
+    /// How many binding-table slots its commands may reference (0: direct references only).
+    pub binding_capacity: u32,
+}
+
+impl CommandBufferParams {
+    /// A one-shot buffer of any category that drivers may execute inline.
+    pub fn one_shot_inline() -> CommandBufferParams {
+        CommandBufferParams {
+            mode: CommandBufferMode::ONE_SHOT | CommandBufferMode::ALLOW_INLINE_EXECUTION,
+            categories: CommandCategory::ANY,
+            binding_capacity: 0,
+        }
+    }
+
+    /// A reusable buffer of any category with `binding_capacity` table slots.
+    pub fn reusable(binding_capacity: u32) -> CommandBufferParams {
+        CommandBufferParams {
+            mode: CommandBufferMode::empty(),
+            categories: CommandCategory::ANY,
+            binding_capacity,
+        }
+    }
+
+    /// Checks the combination of flags.
+    pub fn validate(&self) -> Result<()> {
+        if self.mode.contains(CommandBufferMode::ALLOW_INLINE_EXECUTION)
+            && !self.mode.contains(CommandBufferMode::ONE_SHOT)
+        {
+            return Err(Status::invalid_argument(
+                "inline execution is only allowed for one-shot command buffers",
+            ));
+        }
+        if self.categories.is_empty() {
+            return Err(Status::invalid_argument("a command buffer needs at least one category"));
+        }
+        Ok(())
+    }
+}
+
+/// How many workgroups a dispatch runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Workgroups<'a> {
+    /// Counts known at record time.
+    Static([u32; 3]),
+    /// Three u32 counts read from a buffer when the dispatch executes.
+    Indirect(BufferRef<'a>),
+}
+
+/// A validated dispatch, as drivers receive it.
+#[derive(Clone, Copy, Debug)]
+pub struct Dispatch<'a> {
+    /// The executable.
+    pub executable: &'a Executable,
+    /// The export's ordinal.
+    pub ordinal: u32,
+    /// The workgroup counts.
+    pub workgroups: Workgroups<'a>,
+    /// Push constants (exactly the export's count).
+    pub constants: &'a [u32],
+    /// Bindings (exactly the export's count).
+    pub bindings: &'a [BufferRef<'a>],
+}
+
+/// What a queue execute receives from a driver's command buffer.
+pub enum Submission {
+    /// The commands already ran while recorded; `Some` holds the failure that stopped them.
+    Executed(Option<Status>),
+    /// Recorded commands to run at submit; the driver downcasts them.
+    Deferred(Arc<dyn Any + Send + Sync>),
+}
+
+/// What drivers implement for command buffers. Every call arrives validated.
+pub trait CommandBufferImpl: Send + Sync + 'static {
+    /// Starts recording.
+    fn begin(&mut self) -> Result<()>;
+    /// Finishes recording.
+    fn end(&mut self) -> Result<()>;
+    /// Orders everything before against everything after.
+    fn execution_barrier(&mut self) -> Result<()>;
+    /// Signals an event once prior work completes.
+    fn signal_event(&mut self, event: &Event) -> Result<()>;
+    /// Resets an event once prior work completes.
+    fn reset_event(&mut self, event: &Event) -> Result<()>;
+    /// Waits for events before later work starts.
+    fn wait_events(&mut self, events: &[Event]) -> Result<()>;
+    /// Fills a range with a pattern (offset and length aligned to it).
+    fn fill(&mut self, target: BufferRef<'_>, pattern: FillPattern) -> Result<()>;
+    /// Writes `source` at the target (its length equals `source.len()` or is whole).
+    fn update(&mut self, source: &[u8], target: BufferRef<'_>) -> Result<()>;
+    /// Copies `source`'s range to `target` (same length, or the target's is whole).
+    fn copy(&mut self, source: BufferRef<'_>, target: BufferRef<'_>) -> Result<()>;
+    /// Dispatches a kernel.
+    fn dispatch(&mut self, dispatch: &Dispatch<'_>) -> Result<()>;
+    /// What a queue execute should run.
+    fn submission(&self) -> Submission;
+    /// For drivers that downcast their own command buffers.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Where a command buffer is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordingState {
+    /// Created, not begun.
+    Initial,
+    /// Between `begin` and `end`.
+    Recording,
+    /// Ended: can be submitted.
+    Executable,
+}
+
+/// A command buffer being recorded or ready to submit.
+pub struct CommandBuffer {
+    inner: Box<dyn CommandBufferImpl>,
+    params: CommandBufferParams,
+    state: RecordingState,
+    slot_requirements: Vec<Option<SlotRequirement>>,
+    submitted: AtomicBool,
+}
+
+impl fmt::Debug for CommandBuffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandBuffer")
+            .field("params", &self.params)
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+impl CommandBuffer {
+    /// Wraps a driver's command buffer created for `params` (already validated).
+    pub fn new(inner: Box<dyn CommandBufferImpl>, params: CommandBufferParams) -> CommandBuffer {
+        CommandBuffer {
+            inner,
+            params,
+            state: RecordingState::Initial,
+            slot_requirements: Vec::new(),
+            submitted: AtomicBool::new(false),
+        }
+    }
+
+    /// The parameters the buffer was created with.
+    pub fn params(&self) -> &CommandBufferParams {
+        &self.params
+    }
+
+    /// The recording state.
+    pub fn state(&self) -> RecordingState {
+        self.state
+    }
+
+    /// The driver's command buffer.
+    pub fn inner(&self) -> &dyn CommandBufferImpl {
+        self.inner.as_ref()
+    }
+
+    /// What each used binding-table slot requires (index = slot).
+    pub fn slot_requirements(&self) -> &[Option<SlotRequirement>] {
+        &self.slot_requirements
+    }
+
+    /// Starts recording. A command buffer is recorded exactly once.
+    pub fn begin(&mut self) -> Result<()> {
+        if self.state != RecordingState::Initial {
+            return Err(Status::failed_precondition(format!(
+                "begin on a command buffer in state {:?}; command buffers are recorded once",
+                self.state
+            )));
+        }
+        self.inner.begin()?;
+        self.state = RecordingState::Recording;
+        Ok(())
+    }
+
+    /// Finishes recording; the buffer can then be submitted.
+    pub fn end(&mut self) -> Result<()> {
+        self.require_recording("end")?;
+        self.inner.end()?;
+        self.state = RecordingState::Executable;
+        Ok(())
+    }
+
+    fn require_recording(&self, what: &str) -> Result<()> {
+        if self.state != RecordingState::Recording {
+            return Err(Status::failed_precondition(format!(
+                "{what} on a command buffer in state {:?}; commands are recorded between begin and end",
+                self.state
+            )));
+        }
+        Ok(())
+    }
+
+    fn require_category(&self, category: CommandCategory, what: &str) -> Result<()> {
+        self.require_recording(what)?;
+        if !self.params.categories.contains(category) {
+            return Err(Status::invalid_argument(format!(
+                "{what} needs category {category:?}, but the command buffer allows only {:?}",
+                self.params.categories
+            )));
+        }
+        Ok(())
+    }
+
+    /// Validates a reference and returns its length if known now (direct refs, or slots with a
+    /// concrete length). Slot uses are recorded for checking at submit.
+    fn check_ref(&mut self, r: &BufferRef<'_>, usage: BufferUsage, what: &str) -> Result<Option<DeviceSize>> {
+        match *r {
+            BufferRef::Direct { buffer, offset, length } => {
+                buffer.require_usage(usage, what)?;
+                let length = buffer
+                    .resolve_range(offset, length)
+                    .map_err(|status| status.with_context(what.to_string()))?;
+                Ok(Some(length))
+            }
+            BufferRef::Slot { slot, offset, length } => {
+                if slot >= self.params.binding_capacity {
+                    return Err(Status::out_of_range(format!(
+                        "{what}: binding table slot {slot} is beyond the command buffer's binding capacity {}",
+                        self.params.binding_capacity
+                    )));
+                }
+                let min_length = if length == WHOLE_BUFFER {
+                    offset
+                } else {
+                    offset.checked_add(length).ok_or_else(|| {
+                        Status::out_of_range(format!("{what}: offset {offset} + length {length} overflows"))
+                    })?
+                };
+                let index = slot as usize;
+                if self.slot_requirements.len() <= index {
+                    self.slot_requirements.resize(index + 1, None);
+                }
+                let requirement = SlotRequirement { min_length, usage };
+                match &mut self.slot_requirements[index] {
+                    Some(existing) => existing.merge(requirement),
+                    empty => *empty = Some(requirement),
+                }
+                Ok((length != WHOLE_BUFFER).then_some(length))
+            }
+        }
+    }
+
+    /// An execution barrier: commands after it start only after commands before it finish.
+    pub fn execution_barrier(&mut self) -> Result<()> {
+        self.require_recording("execution_barrier")?;
+        self.inner.execution_barrier()
+    }
+
+    /// Signals `event` once the commands before it complete.
+    pub fn signal_event(&mut self, event: &Event) -> Result<()> {
+        self.require_recording("signal_event")?;
+        self.inner.signal_event(event)
+    }
+
+    /// Resets `event` once the commands before it complete.
+    pub fn reset_event(&mut self, event: &Event) -> Result<()> {
+        self.require_recording("reset_event")?;
+        self.inner.reset_event(event)
+    }
+
+    /// Makes later commands wait for `events`.
+    pub fn wait_events(&mut self, events: &[Event]) -> Result<()> {
+        self.require_recording("wait_events")?;
+        self.inner.wait_events(events)
+    }
+
+    /// Fills `target` with `pattern`; its offset and length must be multiples of the pattern
+    /// length.
+    pub fn fill(&mut self, target: BufferRef<'_>, pattern: FillPattern) -> Result<()> {
+        self.require_category(CommandCategory::TRANSFER, "fill")?;
+        let length = self.check_ref(&target, BufferUsage::TRANSFER_TARGET, "fill target")?;
+        check_fill_alignment(target.offset(), length.unwrap_or(0), pattern)?;
+        self.inner.fill(target, pattern)
+    }
+
+    /// Writes `source` (at most 64 KiB, captured now) at `target`, whose length must be
+    /// `source.len()` or whole.
+    pub fn update(&mut self, source: &[u8], target: BufferRef<'_>) -> Result<()> {
+        self.require_category(CommandCategory::TRANSFER, "update")?;
+        if source.len() > MAX_UPDATE_SIZE {
+            return Err(Status::invalid_argument(format!(
+                "update of {} bytes exceeds the {MAX_UPDATE_SIZE}-byte limit; use a queue update or copy",
+                source.len()
+            )));
+        }
+        let wanted = source.len() as DeviceSize;
+        if target.length() != WHOLE_BUFFER && target.length() != wanted {
+            return Err(Status::invalid_argument(format!(
+                "update target length {} differs from the {wanted}-byte source",
+                target.length()
+            )));
+        }
+        let target = with_length(target, wanted);
+        self.check_ref(&target, BufferUsage::TRANSFER_TARGET, "update target")?;
+        self.inner.update(source, target)
+    }
+
+    /// Copies `source`'s range to `target`. Lengths must agree (or the target's be whole);
+    /// overlapping ranges of one allocation are rejected.
+    pub fn copy(&mut self, source: BufferRef<'_>, target: BufferRef<'_>) -> Result<()> {
+        self.require_category(CommandCategory::TRANSFER, "copy")?;
+        let length = self
+            .check_ref(&source, BufferUsage::TRANSFER_SOURCE, "copy source")?
+            .ok_or_else(|| {
+                Status::invalid_argument("copy from a binding-table slot needs a concrete length")
+            })?;
+        if target.length() != WHOLE_BUFFER && target.length() != length {
+            return Err(Status::invalid_argument(format!(
+                "copy source length {length} differs from target length {}",
+                target.length()
+            )));
+        }
+        let target = with_length(target, length);
+        self.check_ref(&target, BufferUsage::TRANSFER_TARGET, "copy target")?;
+        if let (BufferRef::Direct { buffer: a, offset: ao, .. }, BufferRef::Direct { buffer: b, offset: bo, .. }) =
+            (source, target)
+        {
+            if a.same_allocation(b) {
+                check_no_overlap(a.storage_offset() + ao, b.storage_offset() + bo, length)?;
+            }
+        }
+        self.inner.copy(source, target)
+    }
+
+    /// Dispatches export `ordinal` of `executable` over `workgroups` with `constants` and
+    /// `bindings`, whose counts must match the export's.
+    pub fn dispatch(
+        &mut self,
+        executable: &Executable,
+        ordinal: u32,
+        workgroups: Workgroups<'_>,
+        constants: &[u32],
+        bindings: &[BufferRef<'_>],
+    ) -> Result<()> {
+        self.require_category(CommandCategory::DISPATCH, "dispatch")?;
+        validate_dispatch_shape(executable, ordinal, constants, bindings)?;
+        for (index, binding) in bindings.iter().enumerate() {
+            self.check_ref(binding, BufferUsage::empty(), "dispatch binding")
+                .and_then(|_| require_dispatch_usage(binding))
+                .map_err(|status| status.with_context(format!("in dispatch binding {index}")))?;
+        }
+        if let Workgroups::Indirect(parameters) = &workgroups {
+            let length = self.check_ref(
+                parameters,
+                BufferUsage::DISPATCH_INDIRECT_PARAMETERS,
+                "indirect workgroup count",
+            )?;
+            check_indirect_parameters(parameters.offset(), length)?;
+        }
+        self.inner.dispatch(&Dispatch { executable, ordinal, workgroups, constants, bindings })
+    }
+
+    /// Checks that the buffer can be submitted with `binding_table` and resolves the table.
+    /// Marks one-shot buffers as submitted.
+    pub fn prepare_submit(&self, binding_table: &[BufferRef<'_>]) -> Result<Vec<BindingTableEntry>> {
+        if self.state != RecordingState::Executable {
+            return Err(Status::failed_precondition(format!(
+                "cannot submit a command buffer in state {:?}; call end first",
+                self.state
+            )));
+        }
+        let table = resolve_binding_table(binding_table)?;
+        for (slot, requirement) in self.slot_requirements.iter().enumerate() {
+            let Some(requirement) = requirement else { continue };
+            let entry = table.get(slot).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "the command buffer uses binding table slot {slot}, but the table has {} entries",
+                    table.len()
+                ))
+            })?;
+            if entry.length < requirement.min_length {
+                return Err(Status::out_of_range(format!(
+                    "binding table slot {slot} has {} bytes; the command buffer uses up to {}",
+                    entry.length, requirement.min_length
+                )));
+            }
+            entry
+                .buffer
+                .require_usage(requirement.usage, &format!("binding table slot {slot}"))?;
+        }
+        if self.params.mode.contains(CommandBufferMode::ONE_SHOT)
+            && self.submitted.swap(true, Ordering::AcqRel)
+        {
+            return Err(Status::failed_precondition(
+                "a one-shot command buffer can be submitted only once",
+            ));
+        }
+        Ok(table)
+    }
+}
+
+fn with_length<'a>(r: BufferRef<'a>, length: DeviceSize) -> BufferRef<'a> {
+    match r {
+        BufferRef::Direct { buffer, offset, .. } => BufferRef::Direct { buffer, offset, length },
+        BufferRef::Slot { slot, offset, .. } => BufferRef::Slot { slot, offset, length },
+    }
+}
+
+fn require_dispatch_usage(binding: &BufferRef<'_>) -> Result<()> {
+    if let BufferRef::Direct { buffer, .. } = binding {
+        if !buffer.usage().intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ) {
+            return Err(Status::permission_denied(format!(
+                "dispatch bindings need a DISPATCH_STORAGE usage, but the buffer allows only {:?}",
+                buffer.usage()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the counts of a dispatch against the export.
+pub fn validate_dispatch_shape(
+    executable: &Executable,
+    ordinal: u32,
+    constants: &[u32],
+    bindings: &[BufferRef<'_>],
+) -> Result<()> {
+    let export = executable.export(ordinal)?;
+    if constants.len() != export.constant_count as usize {
+        return Err(Status::invalid_argument(format!(
+            "export '{}' takes {} constants, but {} were given",
+            export.name,
+            export.constant_count,
+            constants.len()
+        )));
+    }
+    if bindings.len() != export.binding_count as usize {
+        return Err(Status::invalid_argument(format!(
+            "export '{}' takes {} bindings, but {} were given",
+            export.name,
+            export.binding_count,
+            bindings.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an indirect-parameters reference at `offset` with `length` bytes (if known now):
+/// 4-byte aligned, at least 12 bytes.
+pub fn check_indirect_parameters(offset: DeviceSize, length: Option<DeviceSize>) -> Result<()> {
+    if offset % 4 != 0 {
+        return Err(Status::invalid_argument(format!(
+            "indirect workgroup count offset {offset} is not 4-byte aligned"
+        )));
+    }
+    match length {
+        Some(length) if length < 12 => Err(Status::out_of_range(format!(
+            "indirect workgroup count needs 12 bytes, but the reference has {length}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Resolves a binding table given at submit: every entry must be a direct reference inside its
+/// buffer.
+pub fn resolve_binding_table(table: &[BufferRef<'_>]) -> Result<Vec<BindingTableEntry>> {
+    table
+        .iter()
+        .enumerate()
+        .map(|(slot, entry)| match *entry {
+            BufferRef::Direct { buffer, offset, length } => {
+                let length = buffer.resolve_range(offset, length).map_err(|status| {
+                    status.with_context(format!("in binding table entry {slot}"))
+                })?;
+                Ok(BindingTableEntry { buffer: Buffer::clone(buffer), offset, length })
+            }
+            BufferRef::Slot { .. } => Err(Status::invalid_argument(format!(
+                "binding table entry {slot} is itself a slot reference; entries must be buffers"
+            ))),
+        })
+        .collect()
+}

@@ -1,0 +1,322 @@
+//! Devices: what a driver creates, and the queue that orders work by semaphores.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::buffer::{check_fill_alignment, check_no_overlap, Buffer};
+use crate::buffer_ref::{BindingTableEntry, BufferRef};
+use crate::command_buffer::{
+    check_indirect_parameters, resolve_binding_table, validate_dispatch_shape, CommandBuffer,
+    CommandBufferImpl, CommandBufferParams,
+};
+use crate::executable::{Event, Executable, ExecutableCache};
+use crate::memory::{BufferParams, BufferUsage, DeviceSize, FillPattern};
+use crate::queue::{QueueOperation, QueueWork, QueueWorkgroups};
+use crate::{Allocator, Result, Semaphore, Status, Timeout, Timepoint, WaitMode};
+
+/// What a device reports about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Stable numeric id within the driver.
+    pub id: u64,
+    /// Human-readable name.
+    pub name: String,
+    /// The path used to select it in a URI (`driver://path`); may be empty.
+    pub path: String,
+}
+
+/// What drivers implement for devices. Every call arrives validated.
+pub trait DeviceImpl: Send + Sync + 'static {
+    /// The device's identity.
+    fn info(&self) -> &DeviceInfo;
+    /// The name of the driver that created it.
+    fn driver_name(&self) -> &str;
+    /// The device's allocator.
+    fn allocator(&self) -> Allocator;
+    /// Executable formats the device can load.
+    fn executable_formats(&self) -> Vec<String>;
+    /// How many workgroups of one dispatch may run at once.
+    fn dispatch_concurrency(&self) -> u32;
+    /// Creates a command buffer (params validated).
+    fn create_command_buffer(&self, params: &CommandBufferParams) -> Result<Box<dyn CommandBufferImpl>>;
+    /// Creates a semaphore with an initial value.
+    fn create_semaphore(&self, initial_value: u64) -> Result<Semaphore>;
+    /// Creates an event.
+    fn create_event(&self) -> Result<Event>;
+    /// Creates an executable cache.
+    fn create_executable_cache(&self) -> Result<ExecutableCache>;
+    /// Queues one operation. Failures of the work go to the signal semaphores; an `Err` here
+    /// means the operation was not accepted.
+    fn queue_submit(&self, operation: QueueOperation) -> Result<()>;
+    /// Makes sure queued work will make progress (a no-op where it always does).
+    fn queue_flush(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Waits on several timepoints.
+    fn wait_semaphores(&self, mode: WaitMode, timepoints: &[Timepoint], timeout: Timeout) -> Result<()>;
+    /// For drivers that downcast their own devices.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A handle to a device.
+#[derive(Clone)]
+pub struct Device(Arc<dyn DeviceImpl>);
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Device")
+            .field("driver", &self.0.driver_name())
+            .field("info", self.0.info())
+            .finish()
+    }
+}
+
+fn entry(buffer: &Buffer, offset: DeviceSize, length: DeviceSize, usage: BufferUsage, what: &str) -> Result<BindingTableEntry> {
+    buffer.require_usage(usage, what)?;
+    let length = buffer.resolve_range(offset, length).map_err(|s| s.with_context(what.to_string()))?;
+    Ok(BindingTableEntry { buffer: buffer.clone(), offset, length })
+}
+
+fn check_signals(signals: &[Timepoint]) -> Result<()> {
+    for (i, signal) in signals.iter().enumerate() {
+        if signals[..i].iter().any(|other| other.semaphore.ptr_eq(&signal.semaphore)) {
+            return Err(Status::invalid_argument(format!(
+                "signal list names the same semaphore twice (entry {i}, value {})",
+                signal.value
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Device {
+    /// Wraps a driver's device.
+    pub fn new(inner: Arc<dyn DeviceImpl>) -> Device {
+        Device(inner)
+    }
+
+    /// The driver's device.
+    pub fn inner(&self) -> &Arc<dyn DeviceImpl> {
+        &self.0
+    }
+
+    /// The device's identity.
+    pub fn info(&self) -> &DeviceInfo {
+        self.0.info()
+    }
+
+    /// The device id.
+    pub fn id(&self) -> u64 {
+        self.0.info().id
+    }
+
+    /// The name of the driver that created the device.
+    pub fn driver_name(&self) -> &str {
+        self.0.driver_name()
+    }
+
+    /// The device's allocator.
+    pub fn allocator(&self) -> Allocator {
+        self.0.allocator()
+    }
+
+    /// Executable formats the device can load.
+    pub fn executable_formats(&self) -> Vec<String> {
+        self.0.executable_formats()
+    }
+
+    /// How many workgroups of one dispatch may run at once (1 for local-sync).
+    pub fn dispatch_concurrency(&self) -> u32 {
+        self.0.dispatch_concurrency()
+    }
+
+    /// Creates a command buffer.
+    pub fn create_command_buffer(&self, params: CommandBufferParams) -> Result<CommandBuffer> {
+        params.validate()?;
+        Ok(CommandBuffer::new(self.0.create_command_buffer(&params)?, params))
+    }
+
+    /// Creates a timeline semaphore starting at `initial_value`.
+    pub fn create_semaphore(&self, initial_value: u64) -> Result<Semaphore> {
+        self.0.create_semaphore(initial_value)
+    }
+
+    /// Creates an event for command buffers.
+    pub fn create_event(&self) -> Result<Event> {
+        self.0.create_event()
+    }
+
+    /// Creates an executable cache.
+    pub fn create_executable_cache(&self) -> Result<ExecutableCache> {
+        self.0.create_executable_cache()
+    }
+
+    /// Allocates a buffer with the device's allocator.
+    pub fn allocate_buffer(&self, params: BufferParams, size: DeviceSize) -> Result<Buffer> {
+        self.allocator().allocate_buffer(params, size)
+    }
+
+    fn submit(&self, waits: &[Timepoint], signals: &[Timepoint], work: QueueWork) -> Result<()> {
+        check_signals(signals)?;
+        self.0.queue_submit(QueueOperation { waits: waits.to_vec(), signals: signals.to_vec(), work })
+    }
+
+    /// Once `waits` are reached, runs `command_buffer` with `binding_table`, then signals.
+    pub fn queue_execute(
+        &self,
+        waits: &[Timepoint],
+        signals: &[Timepoint],
+        command_buffer: &CommandBuffer,
+        binding_table: &[BufferRef<'_>],
+    ) -> Result<()> {
+        let binding_table = command_buffer.prepare_submit(binding_table)?;
+        let submission = command_buffer.inner().submission().into();
+        self.submit(waits, signals, QueueWork::Execute { submission, binding_table })
+    }
+
+    /// Once `waits` are reached, signals `signals`.
+    pub fn queue_barrier(&self, waits: &[Timepoint], signals: &[Timepoint]) -> Result<()> {
+        self.submit(waits, signals, QueueWork::Barrier)
+    }
+
+    /// Fills `[offset, offset + length)` of `target` with `pattern`.
+    pub fn queue_fill(
+        &self,
+        waits: &[Timepoint],
+        signals: &[Timepoint],
+        target: &Buffer,
+        offset: DeviceSize,
+        length: DeviceSize,
+        pattern: FillPattern,
+    ) -> Result<()> {
+        let target = entry(target, offset, length, BufferUsage::TRANSFER_TARGET, "queue fill target")?;
+        check_fill_alignment(target.offset, target.length, pattern)?;
+        self.submit(waits, signals, QueueWork::Fill { target, pattern })
+    }
+
+    /// Writes `data` at `offset` of `target`. The bytes are captured now, whatever the waits.
+    pub fn queue_update(
+        &self,
+        waits: &[Timepoint],
+        signals: &[Timepoint],
+        data: &[u8],
+        target: &Buffer,
+        offset: DeviceSize,
+    ) -> Result<()> {
+        let target = entry(target, offset, data.len() as DeviceSize, BufferUsage::TRANSFER_TARGET, "queue update target")?;
+        self.submit(waits, signals, QueueWork::Update { data: data.to_vec(), target })
+    }
+
+    /// Copies `length` bytes from `source` at `source_offset` to `target` at `target_offset`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_copy(
+        &self,
+        waits: &[Timepoint],
+        signals: &[Timepoint],
+        source: &Buffer,
+        source_offset: DeviceSize,
+        target: &Buffer,
+        target_offset: DeviceSize,
+        length: DeviceSize,
+    ) -> Result<()> {
+        let source = entry(source, source_offset, length, BufferUsage::TRANSFER_SOURCE, "queue copy source")?;
+        let target = entry(target, target_offset, source.length, BufferUsage::TRANSFER_TARGET, "queue copy target")?;
+        if source.buffer.same_allocation(&target.buffer) {
+            check_no_overlap(
+                source.buffer.storage_offset() + source.offset,
+                target.buffer.storage_offset() + target.offset,
+                source.length,
+            )?;
+        }
+        self.submit(waits, signals, QueueWork::Copy { source, target })
+    }
+
+    /// Dispatches export `ordinal` of `executable` without a command buffer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_dispatch(
+        &self,
+        waits: &[Timepoint],
+        signals: &[Timepoint],
+        executable: &Executable,
+        ordinal: u32,
+        workgroups: crate::Workgroups<'_>,
+        constants: &[u32],
+        bindings: &[BufferRef<'_>],
+    ) -> Result<()> {
+        validate_dispatch_shape(executable, ordinal, constants, bindings)?;
+        let mut resolved = resolve_binding_table(bindings)?;
+        for (index, binding) in resolved.iter_mut().enumerate() {
+            if !binding.buffer.usage().intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ) {
+                return Err(Status::permission_denied(format!(
+                    "dispatch binding {index} needs a DISPATCH_STORAGE usage, but the buffer allows only {:?}",
+                    binding.buffer.usage()
+                )));
+            }
+        }
+        let workgroups = match workgroups {
+            crate::Workgroups::Static(counts) => QueueWorkgroups::Static(counts),
+            crate::Workgroups::Indirect(parameters) => {
+                let entry = resolve_binding_table(&[parameters])?.remove(0);
+                entry.buffer.require_usage(BufferUsage::DISPATCH_INDIRECT_PARAMETERS, "indirect workgroup count")?;
+                check_indirect_parameters(entry.offset, Some(entry.length))?;
+                QueueWorkgroups::Indirect(entry)
+            }
+        };
+        self.submit(
+            waits,
+            signals,
+            QueueWork::Dispatch {
+                executable: executable.clone(),
+                ordinal,
+                workgroups,
+                constants: constants.to_vec(),
+                bindings: resolved,
+            },
+        )
+    }
+
+    /// Returns a buffer at once whose memory is allocated when `waits` are reached; it may be
+    /// used by work that waits for `signals`.
+    pub fn queue_alloca(
+        &self,
+        waits: &[Timepoint],
+        signals: &[Timepoint],
+        params: BufferParams,
+        size: DeviceSize,
+    ) -> Result<Buffer> {
+        let buffer = self.allocator().allocate_uncommitted(params, size)?;
+        self.submit(waits, signals, QueueWork::Alloca { buffer: buffer.clone() })?;
+        Ok(buffer)
+    }
+
+    /// Releases `buffer`'s memory once `waits` are reached. Later use of the buffer is an error.
+    pub fn queue_dealloca(&self, waits: &[Timepoint], signals: &[Timepoint], buffer: &Buffer) -> Result<()> {
+        self.submit(waits, signals, QueueWork::Dealloca { buffer: buffer.clone() })
+    }
+
+    /// Calls `call` on a host thread once `waits` are reached; an error it returns fails the
+    /// signal semaphores.
+    pub fn queue_host_call(
+        &self,
+        waits: &[Timepoint],
+        signals: &[Timepoint],
+        call: impl FnOnce() -> Result<()> + Send + 'static,
+    ) -> Result<()> {
+        self.submit(waits, signals, QueueWork::HostCall { call: Box::new(call) })
+    }
+
+    /// Makes sure queued work will make progress.
+    pub fn queue_flush(&self) -> Result<()> {
+        self.0.queue_flush()
+    }
+
+    /// Waits until all (or any) of `timepoints` are reached, one fails, or the timeout expires
+    /// (`DEADLINE_EXCEEDED`). An empty list succeeds at once.
+    pub fn wait_semaphores(&self, mode: WaitMode, timepoints: &[Timepoint], timeout: impl Into<Timeout>) -> Result<()> {
+        if timepoints.is_empty() {
+            return Ok(());
+        }
+        self.0.wait_semaphores(mode, timepoints, timeout.into())
+    }
+}

@@ -1,0 +1,54 @@
+//! # hal-core: the public hardware abstraction layer
+//!
+//! Handles ([`Device`], [`Buffer`], [`CommandBuffer`], [`Semaphore`], [`Executable`], …) wrap
+//! driver implementations behind object-safe traits. Every argument is validated here, once for
+//! all drivers, and errors are typed [`Status`] values that name the bad value. Drivers register
+//! through [`DriverRegistration`] and users pick one by name or URI with [`create_device`].
+//!
+//! No safe function here can cause undefined behaviour: host mappings and device work on the
+//! same allocation exclude each other through an [`AccessGate`], and the one call that takes raw
+//! memory ([`Allocator::import_host_memory`]) is `unsafe` with its contract written down.
+
+mod access_gate;
+mod allocator;
+mod buffer;
+mod buffer_ref;
+mod command_buffer;
+mod device;
+mod device_uri;
+mod driver;
+mod executable;
+mod mapping;
+mod memory;
+mod queue;
+mod semaphore;
+mod status;
+mod timeout;
+
+pub use access_gate::AccessGate;
+pub use allocator::{Allocator, AllocatorImpl, AllocatorStatistics, HostAllocation};
+pub use buffer::{check_fill_alignment, check_no_overlap, resolve_range, Buffer, BufferStorage, DeviceAccess};
+pub use buffer_ref::{BindingTableEntry, BufferRef, ResolvedRef, SlotRequirement};
+pub use command_buffer::{
+    CommandBuffer, CommandBufferImpl, CommandBufferMode, CommandBufferParams, CommandCategory, Dispatch,
+    RecordingState, Submission, Workgroups,
+};
+pub use device::{Device, DeviceImpl, DeviceInfo};
+pub use device_uri::{DeviceParams, DeviceSelector, DeviceUri, ParameterInfo};
+pub use driver::{create_device, registered_drivers, Driver, DriverImpl, DriverRegistration};
+pub use executable::{
+    Event, EventImpl, Executable, ExecutableCache, ExecutableCacheImpl, ExecutableImpl, ExecutableParams,
+    ExportInfo, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT,
+};
+pub use mapping::{MappedRead, MappedWrite};
+pub use memory::{
+    fill_bytes, BufferCompatibility, BufferParams, BufferUsage, DeviceSize, FillPattern, MemoryAccess,
+    MemoryType, BUFFER_ALIGNMENT, MAX_UPDATE_SIZE, WHOLE_BUFFER,
+};
+pub use queue::{HostCall, QueueOperation, QueueWork, QueueWorkgroups, SubmissionHandle};
+pub use semaphore::{Semaphore, SemaphoreImpl, Timepoint, WaitMode};
+pub use status::{Result, ResultExt, Status, StatusCode};
+pub use timeout::Timeout;
+
+/// Re-exported so that driver crates can register without depending on `inventory` themselves.
+pub use inventory;

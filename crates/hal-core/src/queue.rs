@@ -1,0 +1,141 @@
+//! Queue operations: work ordered only by semaphores.
+//!
+//! Every queue call of [`crate::Device`] becomes one [`QueueOperation`] with a wait list and a
+//! signal list. The device validates it and the driver runs it once every wait is reached; if a
+//! wait fails or the work fails, the signal semaphores fail with that status.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::buffer::Buffer;
+use crate::buffer_ref::BindingTableEntry;
+use crate::command_buffer::Submission;
+use crate::executable::Executable;
+use crate::memory::FillPattern;
+use crate::{Result, Timepoint};
+
+/// Workgroup counts of a queued dispatch.
+#[derive(Clone, Debug)]
+pub enum QueueWorkgroups {
+    /// Known counts.
+    Static([u32; 3]),
+    /// Three u32 counts read from this buffer range when the dispatch runs.
+    Indirect(BindingTableEntry),
+}
+
+/// A host function run by a queue (see `Device::queue_host_call`).
+pub type HostCall = Box<dyn FnOnce() -> Result<()> + Send>;
+
+/// The work of one queue operation, owning everything it needs until it completes.
+pub enum QueueWork {
+    /// Nothing: only orders the waits before the signals.
+    Barrier,
+    /// Runs a command buffer's recorded commands with a binding table.
+    Execute {
+        /// What the command buffer produced.
+        submission: SubmissionHandle,
+        /// The resolved binding table.
+        binding_table: Vec<BindingTableEntry>,
+    },
+    /// Fills a range with a pattern.
+    Fill {
+        /// The target range.
+        target: BindingTableEntry,
+        /// The pattern.
+        pattern: FillPattern,
+    },
+    /// Writes bytes captured at enqueue.
+    Update {
+        /// The captured bytes.
+        data: Vec<u8>,
+        /// The target range (its length is `data.len()`).
+        target: BindingTableEntry,
+    },
+    /// Copies between ranges of equal length.
+    Copy {
+        /// The source range.
+        source: BindingTableEntry,
+        /// The target range.
+        target: BindingTableEntry,
+    },
+    /// Dispatches a kernel.
+    Dispatch {
+        /// The executable.
+        executable: Executable,
+        /// The export's ordinal.
+        ordinal: u32,
+        /// Workgroup counts.
+        workgroups: QueueWorkgroups,
+        /// Push constants.
+        constants: Vec<u32>,
+        /// Bindings.
+        bindings: Vec<BindingTableEntry>,
+    },
+    /// Allocates the memory of a buffer created uncommitted.
+    Alloca {
+        /// The buffer.
+        buffer: Buffer,
+    },
+    /// Releases a buffer's memory.
+    Dealloca {
+        /// The buffer.
+        buffer: Buffer,
+    },
+    /// Calls a host function.
+    HostCall {
+        /// The function.
+        call: HostCall,
+    },
+}
+
+impl QueueWork {
+    /// A short name for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            QueueWork::Barrier => "barrier",
+            QueueWork::Execute { .. } => "execute",
+            QueueWork::Fill { .. } => "fill",
+            QueueWork::Update { .. } => "update",
+            QueueWork::Copy { .. } => "copy",
+            QueueWork::Dispatch { .. } => "dispatch",
+            QueueWork::Alloca { .. } => "alloca",
+            QueueWork::Dealloca { .. } => "dealloca",
+            QueueWork::HostCall { .. } => "host call",
+        }
+    }
+}
+
+impl fmt::Debug for QueueWork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A command buffer's submission, shareable by the queued operation.
+#[derive(Clone)]
+pub enum SubmissionHandle {
+    /// Already executed while recorded; `Some` holds its failure.
+    Executed(Option<crate::Status>),
+    /// Deferred commands for the driver to downcast and replay.
+    Deferred(Arc<dyn std::any::Any + Send + Sync>),
+}
+
+impl From<Submission> for SubmissionHandle {
+    fn from(submission: Submission) -> SubmissionHandle {
+        match submission {
+            Submission::Executed(failure) => SubmissionHandle::Executed(failure),
+            Submission::Deferred(commands) => SubmissionHandle::Deferred(commands),
+        }
+    }
+}
+
+/// One validated queue operation: wait for all `waits`, run `work`, then signal `signals`.
+#[derive(Debug)]
+pub struct QueueOperation {
+    /// Timepoints that must all be reached first.
+    pub waits: Vec<Timepoint>,
+    /// Timepoints signalled when the work completes (or failed when it fails).
+    pub signals: Vec<Timepoint>,
+    /// The work.
+    pub work: QueueWork,
+}
