@@ -1,1 +1,56 @@
-//! placeholder
+//! # hal-local: what every CPU driver shares
+//!
+//! - [`abi`]: IREE's executable-library ABI (version 6), byte for byte, checked at compile time.
+//! - [`ExecutableLoader`] and its registry; [`LocalExecutableCache`] tries loaders in turn.
+//! - [`LocalExecutable`] and the workgroup loop ([`run_workgroups`]): 64-byte aligned bindings,
+//!   per-workgroup local memory, flushed denormals, CPU feature bits in the environment.
+//! - [`HeapAllocator`]: zeroed, aligned heap buffers and host-memory imports.
+//! - [`InlineCommandBuffer`] (runs while recording) and [`DeferredCommandBuffer`] (records a
+//!   [`RecordedCommands`] program replayed per submit with a binding table).
+//! - [`LocalSemaphore`]: timepoint callbacks fired outside the lock, one notification per wait,
+//!   real deadlines; [`wait_timepoints`] waits on several.
+//! - [`execute_work`]: runs a queue operation on the calling thread.
+
+pub mod abi;
+mod blocking;
+mod cpu;
+mod deferred_command_buffer;
+mod device_scope;
+mod event;
+mod executable_cache;
+mod heap_allocator;
+mod imports;
+mod inline_command_buffer;
+mod inline_dispatch;
+mod library;
+mod loader;
+mod local_executable;
+mod multi_wait;
+mod queue_work;
+mod semaphore;
+mod transfer;
+mod workgroup_loop;
+
+pub use blocking::Notification;
+pub use cpu::{current_processor_id, processor_info, DenormalsFlushed};
+pub use deferred_command_buffer::{Command, DeferredCommandBuffer, OwnedRef, RecordedCommands, RecordedWorkgroups};
+pub use device_scope::DeviceScope;
+pub use event::LocalEvent;
+pub use executable_cache::LocalExecutableCache;
+pub use heap_allocator::{HeapAllocator, HeapStorage, HostImportStorage};
+pub use imports::{resolve_imports, HostImport, HostImports, ImportProvider, NoImports};
+pub use inline_command_buffer::InlineCommandBuffer;
+pub use inline_dispatch::{dispatch_inline, ResolvedBindings};
+pub use library::{read_c_string, verify_library, ExportEntry, VerifiedLibrary, MAX_EXPORT_COUNT};
+pub use loader::{loader_formats, registered_loaders, ExecutableLoader, LoadRequest, LoaderRegistration};
+pub use local_executable::{query_library_name, LocalExecutable};
+pub use multi_wait::wait_timepoints;
+pub use queue_work::{complete, execute_work, fail_all, signal_all};
+pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId};
+pub use transfer::read_workgroup_counts;
+pub use workgroup_loop::{
+    dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs, LocalMemory,
+};
+
+/// Re-exported for loader crates' registrations.
+pub use inventory;

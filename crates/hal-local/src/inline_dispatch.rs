@@ -1,0 +1,91 @@
+//! Executing one dispatch on the calling thread: resolve binding pointers, run every workgroup.
+
+use std::ffi::c_void;
+use std::mem::MaybeUninit;
+
+use hal_core::{ResolvedRef, Result, Status, MAX_BINDING_COUNT};
+
+use crate::device_scope::DeviceScope;
+use crate::local_executable::LocalExecutable;
+use crate::workgroup_loop::{dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs};
+
+const MAX_BINDINGS: usize = MAX_BINDING_COUNT as usize;
+
+/// Binding pointers and lengths resolved for one dispatch, kept on the stack.
+pub struct ResolvedBindings {
+    ptrs: [MaybeUninit<*mut c_void>; MAX_BINDINGS],
+    lengths: [MaybeUninit<usize>; MAX_BINDINGS],
+    count: usize,
+}
+
+impl ResolvedBindings {
+    /// Resolves `bindings` through `scope`, acquiring their allocations.
+    #[inline]
+    pub fn resolve<'a>(
+        scope: &mut DeviceScope,
+        bindings: impl ExactSizeIterator<Item = Result<ResolvedRef<'a>>>,
+    ) -> Result<ResolvedBindings> {
+        if bindings.len() > MAX_BINDINGS {
+            return Err(Status::invalid_argument(format!(
+                "{} bindings exceed the limit of {MAX_BINDINGS}",
+                bindings.len()
+            )));
+        }
+        let mut resolved = ResolvedBindings {
+            ptrs: [const { MaybeUninit::uninit() }; MAX_BINDINGS],
+            lengths: [const { MaybeUninit::uninit() }; MAX_BINDINGS],
+            count: 0,
+        };
+        for binding in bindings {
+            let binding = binding?;
+            let index = resolved.count;
+            resolved.ptrs[index].write(scope.binding_pointer(&binding)?);
+            resolved.lengths[index].write(binding.length as usize);
+            resolved.count += 1;
+        }
+        Ok(resolved)
+    }
+
+    /// The pointers.
+    #[inline]
+    pub fn ptrs(&self) -> &[*mut c_void] {
+        // SAFETY: the first `count` entries were written in `resolve`.
+        unsafe { std::slice::from_raw_parts(self.ptrs.as_ptr().cast(), self.count) }
+    }
+
+    /// The lengths.
+    #[inline]
+    pub fn lengths(&self) -> &[usize] {
+        // SAFETY: the first `count` entries were written in `resolve`.
+        unsafe { std::slice::from_raw_parts(self.lengths.as_ptr().cast(), self.count) }
+    }
+}
+
+/// Runs every workgroup of a dispatch on this thread. `bindings` must have been resolved through
+/// `scope`, which must still hold their allocations.
+pub fn dispatch_inline(
+    executable: &LocalExecutable,
+    ordinal: u32,
+    workgroup_count: [u32; 3],
+    constants: &[u32],
+    bindings: &ResolvedBindings,
+    processor_id: u32,
+) -> Result<()> {
+    let args = DispatchArgs {
+        executable,
+        ordinal,
+        workgroup_count,
+        constants,
+        binding_ptrs: bindings.ptrs(),
+        binding_lengths: bindings.lengths(),
+        max_concurrency: 1,
+    };
+    let state = dispatch_state(&args)?;
+    let total = workgroup_total(workgroup_count);
+    with_thread_local_memory(|memory| {
+        // SAFETY: the state was built from these args; binding pointers come from a scope that
+        // holds device access to their allocations (the caller's obligation), so they are valid
+        // and no host mapping aliases them.
+        unsafe { run_workgroups(executable, ordinal, &state, 0, total, processor_id, memory) }
+    })
+}

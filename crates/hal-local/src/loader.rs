@@ -1,0 +1,70 @@
+//! Executable loaders and their registry.
+//!
+//! A loader turns executable bytes of some format into a [`hal_core::Executable`]. Loader crates
+//! register through `inventory`; CPU drivers ask [`registered_loaders`] for whatever the program
+//! links, so a driver never names a loader.
+
+use std::sync::Arc;
+
+use hal_core::{Executable, Result};
+
+use crate::imports::ImportProvider;
+
+/// What a loader is asked to load.
+#[derive(Clone, Copy)]
+pub struct LoadRequest<'a> {
+    /// The format string.
+    pub format: &'a str,
+    /// The executable bytes.
+    pub data: &'a [u8],
+    /// Executable-level constants.
+    pub constants: &'a [u32],
+    /// Host functions the library may import.
+    pub imports: &'a dyn ImportProvider,
+}
+
+/// Loads executables of one or more formats.
+pub trait ExecutableLoader: Send + Sync + 'static {
+    /// The loader's name, for listings.
+    fn name(&self) -> &str;
+    /// The formats it loads.
+    fn formats(&self) -> Vec<String>;
+    /// Whether it loads `format`.
+    fn supports_format(&self, format: &str) -> bool {
+        self.formats().iter().any(|f| f == format)
+    }
+    /// The format of `data`, if the loader recognises it.
+    fn infer_format(&self, _data: &[u8]) -> Option<String> {
+        None
+    }
+    /// Loads the executable: `Ok(Some)` on success, `Ok(None)` when the data is not this
+    /// loader's (the cache then tries the next one), or an error saying what is wrong.
+    fn try_load(&self, request: &LoadRequest<'_>) -> Result<Option<Executable>>;
+}
+
+/// A loader's entry in the registry.
+pub struct LoaderRegistration {
+    /// The loader name.
+    pub name: &'static str,
+    /// Creates the loader.
+    pub create: fn() -> Arc<dyn ExecutableLoader>,
+}
+
+inventory::collect!(LoaderRegistration);
+
+/// Every loader linked into this program, created fresh, sorted by name.
+pub fn registered_loaders() -> Vec<Arc<dyn ExecutableLoader>> {
+    let mut registrations: Vec<_> = inventory::iter::<LoaderRegistration>.into_iter().collect();
+    registrations.sort_by_key(|r| r.name);
+    registrations.into_iter().map(|r| (r.create)()).collect()
+}
+
+/// Every format the given loaders load, sorted and de-duplicated.
+pub fn loader_formats(loaders: &[Arc<dyn ExecutableLoader>]) -> Vec<String> {
+    let mut formats: Vec<String> = loaders.iter().flat_map(|l| l.formats()).collect();
+    formats.sort();
+    formats.dedup();
+    formats
+}
+
+pub use inventory;

@@ -1,0 +1,148 @@
+//! A loaded CPU executable: the library's tables plus the environment its kernels run with.
+
+use std::any::Any;
+use std::ffi::c_void;
+
+use hal_core::{Executable, ExecutableImpl, Result, Status};
+
+use crate::abi::{default_import_thunk, EnvironmentV0, ImportFn, LibraryV0, QueryFn, LIBRARY_VERSION};
+use crate::cpu::processor_info;
+use crate::imports::{resolve_imports, ImportProvider};
+use crate::library::{verify_library, ExportEntry};
+
+/// An executable whose kernels follow the library ABI and run on the host.
+///
+/// Field order matters: the environment and tables are dropped before `owner`, which keeps the
+/// library image (a mapped shared object, a static table, …) alive.
+pub struct LocalExecutable {
+    environment: Box<EnvironmentV0>,
+    _constants: Box<[u32]>,
+    _import_functions: Box<[Option<ImportFn>]>,
+    _import_contexts: Box<[*mut c_void]>,
+    exports: Vec<ExportEntry>,
+    library_name: String,
+    _owner: Box<dyn Any + Send + Sync>,
+}
+
+// SAFETY: the raw pointers point into boxes this struct owns and never mutates after
+// construction, or into the immutable library image kept alive by `_owner`. Kernels are
+// required by the ABI to be callable from any thread, concurrently.
+unsafe impl Send for LocalExecutable {}
+// SAFETY: as above; nothing is mutated through a shared reference.
+unsafe impl Sync for LocalExecutable {}
+
+/// Builds the environment for a library with `constants` and resolved imports. The returned
+/// boxes must outlive every use of the environment.
+fn environment_for(
+    constants: &[u32],
+    functions: &[Option<ImportFn>],
+    contexts: &[*mut c_void],
+) -> EnvironmentV0 {
+    EnvironmentV0 {
+        constants: if constants.is_empty() { std::ptr::null() } else { constants.as_ptr() },
+        import_thunk: Some(default_import_thunk),
+        import_funcs: if functions.is_empty() { std::ptr::null() } else { functions.as_ptr() },
+        import_contexts: if contexts.is_empty() { std::ptr::null() } else { contexts.as_ptr().cast() },
+        processor: processor_info(),
+    }
+}
+
+/// Calls a query function with version 6 and a minimal environment, returning the library name.
+///
+/// # Safety
+/// `query` must be a library query function following the ABI.
+pub unsafe fn query_library_name(query: QueryFn) -> Result<String> {
+    let environment = environment_for(&[], &[], &[]);
+    // SAFETY: per the caller, `query` follows the ABI; the environment is valid for the call.
+    let library = unsafe { query(LIBRARY_VERSION, &environment) }.cast::<LibraryV0>();
+    if library.is_null() {
+        return Err(Status::incompatible("the library query returned null for version 6"));
+    }
+    // SAFETY: the query returned a library struct whose first field is the header pointer.
+    let header = unsafe { (*library).header };
+    if header.is_null() {
+        return Err(Status::invalid_argument("library header pointer is null"));
+    }
+    // SAFETY: header points into the library image.
+    unsafe { crate::library::read_c_string((*header).name, "name") }
+}
+
+impl LocalExecutable {
+    /// Queries, verifies and wraps a library.
+    ///
+    /// # Safety
+    /// `query` must follow the library ABI, and the library it returns must stay valid and
+    /// unchanged for as long as `owner` lives.
+    pub unsafe fn load(
+        query: QueryFn,
+        owner: Box<dyn Any + Send + Sync>,
+        constants: &[u32],
+        imports: &dyn ImportProvider,
+    ) -> Result<Executable> {
+        let constants: Box<[u32]> = constants.into();
+        // First query: to learn the imports. The environment must exist before the query.
+        let bare = environment_for(&constants, &[], &[]);
+        // SAFETY: per the caller's contract.
+        let library = unsafe { query(LIBRARY_VERSION, &bare) }.cast::<LibraryV0>();
+        // SAFETY: the pointer is null or a library following the ABI (caller's contract).
+        let verified = unsafe { verify_library(library, constants.len()) }?;
+        let (functions, contexts) = resolve_imports(&verified.imports, imports)
+            .map_err(|s| s.with_context(format!("while loading library '{}'", verified.name)))?;
+        let functions: Box<[Option<ImportFn>]> = functions.into();
+        let contexts: Box<[*mut c_void]> = contexts.into();
+        let environment = Box::new(environment_for(&constants, &functions, &contexts));
+        let infos = verified.exports.iter().map(|e| e.info.clone()).collect();
+        let local = LocalExecutable {
+            environment,
+            _constants: constants,
+            _import_functions: functions,
+            _import_contexts: contexts,
+            exports: verified.exports,
+            library_name: verified.name,
+            _owner: owner,
+        };
+        Executable::new(infos, std::sync::Arc::new(local))
+    }
+
+    /// The local executable behind a handle, or `INVALID_ARGUMENT` for another driver's.
+    #[inline]
+    pub fn from_handle(executable: &Executable) -> Result<&LocalExecutable> {
+        executable.inner().as_any().downcast_ref::<LocalExecutable>().ok_or_else(|| {
+            Status::invalid_argument("executable was not loaded by a local CPU executable loader")
+        })
+    }
+
+    /// The library's name.
+    pub fn library_name(&self) -> &str {
+        &self.library_name
+    }
+
+    /// The export with this ordinal (validated by hal-core before dispatch).
+    #[inline]
+    pub fn export(&self, ordinal: u32) -> Result<&ExportEntry> {
+        self.exports.get(ordinal as usize).ok_or_else(|| {
+            Status::out_of_range(format!("export ordinal {ordinal} is out of range ({} exports)", self.exports.len()))
+        })
+    }
+
+    /// The environment passed to every kernel call.
+    #[inline]
+    pub fn environment(&self) -> &EnvironmentV0 {
+        &self.environment
+    }
+}
+
+impl std::fmt::Debug for LocalExecutable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalExecutable")
+            .field("library", &self.library_name)
+            .field("exports", &self.exports.len())
+            .finish()
+    }
+}
+
+impl ExecutableImpl for LocalExecutable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,206 @@
+//! The local timeline semaphore: a u64 that only grows, with timepoint callbacks.
+//!
+//! Everything that waits on a semaphore — a blocked host thread, a multi-wait, a parked queue
+//! operation — registers a *timepoint*: a value and a callback. The callback runs exactly once,
+//! with `Ok` when the value is reached or `Err` when the semaphore fails, always outside the
+//! semaphore's lock and on the thread that signalled (or failed) it, or on the registering
+//! thread if the value was already reached. A registration can be cancelled until it fires.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use hal_core::{Result, Semaphore, SemaphoreImpl, Status, Timeout};
+use parking_lot::Mutex;
+
+use crate::blocking::Notification;
+
+/// Called once when a timepoint is reached (`Ok`) or its semaphore fails (`Err`).
+pub type TimepointCallback = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// Identifies a registered timepoint for cancellation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimepointId(u64);
+
+struct PendingTimepoint {
+    id: u64,
+    value: u64,
+    callback: TimepointCallback,
+}
+
+struct State {
+    value: u64,
+    failure: Option<Status>,
+    pending: Vec<PendingTimepoint>,
+    next_id: u64,
+}
+
+/// A timeline semaphore for CPU drivers.
+pub struct LocalSemaphore {
+    /// Mirror of `state.value` for lock-free queries.
+    value: AtomicU64,
+    failed: AtomicBool,
+    state: Mutex<State>,
+}
+
+impl LocalSemaphore {
+    /// A semaphore at `initial_value`.
+    pub fn new(initial_value: u64) -> Arc<LocalSemaphore> {
+        Arc::new(LocalSemaphore {
+            value: AtomicU64::new(initial_value),
+            failed: AtomicBool::new(false),
+            state: Mutex::new(State { value: initial_value, failure: None, pending: Vec::new(), next_id: 0 }),
+        })
+    }
+
+    /// A hal-core handle for a new semaphore at `initial_value`.
+    pub fn create(initial_value: u64) -> Semaphore {
+        Semaphore::new(LocalSemaphore::new(initial_value))
+    }
+
+    /// The local semaphore behind a handle, or `INVALID_ARGUMENT` for another driver's.
+    pub fn from_handle(semaphore: &Semaphore) -> Result<&LocalSemaphore> {
+        semaphore.inner().as_any().downcast_ref::<LocalSemaphore>().ok_or_else(|| {
+            Status::invalid_argument("semaphore belongs to a driver that is not a local CPU driver")
+        })
+    }
+
+    /// Whether `value` is reached: `Ok(true)`, not yet: `Ok(false)`, or the failure.
+    #[inline]
+    pub fn is_reached(&self, value: u64) -> Result<bool> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(self.failure());
+        }
+        Ok(self.value.load(Ordering::Acquire) >= value)
+    }
+
+    fn failure(&self) -> Status {
+        self.state.lock().failure.clone().unwrap_or_else(|| Status::internal("semaphore failed"))
+    }
+
+    /// Calls `callback` once `value` is reached or the semaphore fails. If that already
+    /// happened, the callback runs now on this thread and `None` is returned; otherwise the
+    /// registration's id is returned for [`LocalSemaphore::cancel_timepoint`].
+    pub fn add_timepoint(&self, value: u64, callback: TimepointCallback) -> Option<TimepointId> {
+        let mut state = self.state.lock();
+        let immediate = if let Some(failure) = &state.failure {
+            Err(failure.clone())
+        } else if state.value >= value {
+            Ok(())
+        } else {
+            let id = state.next_id;
+            state.next_id += 1;
+            state.pending.push(PendingTimepoint { id, value, callback });
+            return Some(TimepointId(id));
+        };
+        drop(state);
+        callback(immediate);
+        None
+    }
+
+    /// Removes a registration before it fires. Returns false if it already fired (or is firing).
+    pub fn cancel_timepoint(&self, id: TimepointId) -> bool {
+        let mut state = self.state.lock();
+        match state.pending.iter().position(|t| t.id == id.0) {
+            Some(index) => {
+                state.pending.swap_remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many timepoints wait on this semaphore (for tests and leak checks).
+    pub fn pending_timepoints(&self) -> usize {
+        self.state.lock().pending.len()
+    }
+}
+
+impl SemaphoreImpl for LocalSemaphore {
+    fn query(&self) -> Result<u64> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(self.failure());
+        }
+        Ok(self.value.load(Ordering::Acquire))
+    }
+
+    fn signal(&self, value: u64) -> Result<()> {
+        let mut state = self.state.lock();
+        if let Some(failure) = &state.failure {
+            return Err(Status::failed_precondition(format!(
+                "cannot signal a failed semaphore to {value}; it failed with: {failure}"
+            )));
+        }
+        if value <= state.value {
+            return Err(Status::invalid_argument(format!(
+                "semaphore signal value {value} must be greater than the current value {}",
+                state.value
+            )));
+        }
+        state.value = value;
+        self.value.store(value, Ordering::Release);
+        if state.pending.is_empty() {
+            return Ok(());
+        }
+        let mut due = Vec::new();
+        let mut index = 0;
+        while index < state.pending.len() {
+            if state.pending[index].value <= value {
+                due.push(state.pending.swap_remove(index));
+            } else {
+                index += 1;
+            }
+        }
+        drop(state);
+        // Registration order, so waiters registered first run first.
+        due.sort_by_key(|t| t.id);
+        for timepoint in due {
+            (timepoint.callback)(Ok(()));
+        }
+        Ok(())
+    }
+
+    fn fail(&self, status: Status) {
+        let mut state = self.state.lock();
+        if state.failure.is_some() {
+            return;
+        }
+        state.failure = Some(status.clone());
+        self.failed.store(true, Ordering::Release);
+        let mut due = std::mem::take(&mut state.pending);
+        drop(state);
+        due.sort_by_key(|t| t.id);
+        for timepoint in due {
+            (timepoint.callback)(Err(status.clone()));
+        }
+    }
+
+    fn wait(&self, value: u64, timeout: Timeout) -> Result<()> {
+        if self.is_reached(value)? {
+            return Ok(());
+        }
+        let deadline = timeout.deadline();
+        let notification = Arc::new(Notification::new());
+        let notify = notification.clone();
+        let Some(id) = self.add_timepoint(value, Box::new(move |result| notify.notify(result))) else {
+            return notification.poll().unwrap_or(Ok(()));
+        };
+        match notification.wait(deadline) {
+            Some(result) => result,
+            None => {
+                if !self.cancel_timepoint(id) {
+                    // It fired while we were giving up: take its result.
+                    return notification.wait(None).unwrap_or(Ok(()));
+                }
+                Err(Status::deadline_exceeded(format!(
+                    "timed out waiting for semaphore value {value} (current value {})",
+                    self.value.load(Ordering::Acquire)
+                )))
+            }
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

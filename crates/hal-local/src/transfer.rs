@@ -1,0 +1,90 @@
+//! Fill, update and copy on host memory, as device work.
+//!
+//! These run with device access held (see [`crate::DeviceScope`]), so no host mapping can alias
+//! the memory; they touch it only through raw pointers, never through references.
+
+use hal_core::{check_fill_alignment, FillPattern, ResolvedRef, Result, Status};
+
+use crate::device_scope::DeviceScope;
+
+/// Fills `target` with `pattern`.
+pub fn fill(scope: &mut DeviceScope, target: &ResolvedRef<'_>, pattern: FillPattern) -> Result<()> {
+    check_fill_alignment(target.offset, target.length, pattern)?;
+    if target.length == 0 {
+        return Ok(());
+    }
+    let ptr = scope.pointer(target)?;
+    let length = target.length as usize;
+    match pattern {
+        // SAFETY: device access to the allocation is held and [ptr, ptr + length) lies inside it.
+        FillPattern::U8(value) => unsafe { std::ptr::write_bytes(ptr, value, length) },
+        _ => {
+            let word = pattern.repeated_word();
+            let step = pattern.len() as usize;
+            let mut offset = 0;
+            while offset < length {
+                // SAFETY: as above; `length` is a multiple of `step` (checked).
+                unsafe { std::ptr::copy_nonoverlapping(word.as_ptr(), ptr.add(offset), step) };
+                offset += step;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `data` to `target` (whose length is `data.len()`).
+pub fn update(scope: &mut DeviceScope, data: &[u8], target: &ResolvedRef<'_>) -> Result<()> {
+    if target.length != data.len() as u64 {
+        return Err(Status::invalid_argument(format!(
+            "update of {} bytes into a {}-byte range",
+            data.len(),
+            target.length
+        )));
+    }
+    if data.is_empty() {
+        return Ok(());
+    }
+    let ptr = scope.pointer(target)?;
+    // SAFETY: device access is held, the target range lies in the allocation, and `data` is
+    // host memory distinct from buffer memory mapped by nobody (the gate excludes mappings).
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr, data.len()) };
+    Ok(())
+}
+
+/// Copies `source` to `target` (equal lengths; ranges of one allocation must not overlap).
+pub fn copy(scope: &mut DeviceScope, source: &ResolvedRef<'_>, target: &ResolvedRef<'_>) -> Result<()> {
+    if source.length != target.length {
+        return Err(Status::invalid_argument(format!(
+            "copy of {} bytes into a {}-byte range",
+            source.length, target.length
+        )));
+    }
+    if source.buffer.same_allocation(target.buffer) {
+        hal_core::check_no_overlap(source.storage_offset(), target.storage_offset(), source.length)?;
+    }
+    if source.length == 0 {
+        return Ok(());
+    }
+    let from = scope.pointer(source)?;
+    let to = scope.pointer(target)?;
+    // SAFETY: device access to both allocations is held; both ranges lie inside them and do
+    // not overlap (checked above).
+    unsafe { std::ptr::copy_nonoverlapping(from, to, source.length as usize) };
+    Ok(())
+}
+
+/// Reads three u32 workgroup counts from `parameters`.
+pub fn read_workgroup_counts(scope: &mut DeviceScope, parameters: &ResolvedRef<'_>) -> Result<[u32; 3]> {
+    if parameters.length < 12 || parameters.offset % 4 != 0 {
+        return Err(Status::out_of_range(format!(
+            "indirect workgroup counts need 12 aligned bytes, got {} at offset {}",
+            parameters.length, parameters.offset
+        )));
+    }
+    let ptr = scope.pointer(parameters)?;
+    let mut counts = [0u32; 3];
+    // SAFETY: device access is held and 12 bytes lie inside the allocation (checked above);
+    // an unaligned read is used because subspans may shift alignment.
+    unsafe { std::ptr::copy_nonoverlapping(ptr, counts.as_mut_ptr().cast::<u8>(), 12) };
+    Ok(counts)
+}

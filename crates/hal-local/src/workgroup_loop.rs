@@ -1,0 +1,169 @@
+//! Running the workgroups of one dispatch: building the dispatch state and calling the kernel
+//! once per workgroup id, with local memory and flushed denormals.
+
+use std::cell::RefCell;
+use std::ffi::c_void;
+
+use hal_core::{Result, Status, MAX_BINDING_COUNT};
+
+use crate::abi::{DispatchStateV0, WorkgroupStateV0};
+use crate::cpu::DenormalsFlushed;
+use crate::local_executable::LocalExecutable;
+
+/// Everything a dispatch passes to its kernel, with binding pointers already resolved.
+#[derive(Clone, Copy, Debug)]
+pub struct DispatchArgs<'a> {
+    /// The executable.
+    pub executable: &'a LocalExecutable,
+    /// The export's ordinal.
+    pub ordinal: u32,
+    /// Workgroup counts.
+    pub workgroup_count: [u32; 3],
+    /// Push constants.
+    pub constants: &'a [u32],
+    /// Binding base pointers (buffer memory + binding offset).
+    pub binding_ptrs: &'a [*mut c_void],
+    /// Binding lengths in bytes.
+    pub binding_lengths: &'a [usize],
+    /// How many workgroups may run at once (1 for inline execution).
+    pub max_concurrency: u8,
+}
+
+/// Checks the counts and builds the dispatch state shared by every workgroup.
+pub fn dispatch_state(args: &DispatchArgs<'_>) -> Result<DispatchStateV0> {
+    let export = args.executable.export(args.ordinal)?;
+    let [x, y, z] = args.workgroup_count;
+    let z = u16::try_from(z).map_err(|_| {
+        Status::out_of_range(format!("workgroup count z {z} exceeds the ABI limit of {}", u16::MAX))
+    })?;
+    if args.binding_ptrs.len() > MAX_BINDING_COUNT as usize || args.binding_ptrs.len() != args.binding_lengths.len() {
+        return Err(Status::invalid_argument(format!(
+            "dispatch has {} binding pointers and {} lengths",
+            args.binding_ptrs.len(),
+            args.binding_lengths.len()
+        )));
+    }
+    let [size_x, size_y, size_z] = export.info.workgroup_size;
+    Ok(DispatchStateV0 {
+        workgroup_size_x: size_x,
+        workgroup_size_y: size_y,
+        workgroup_size_z: size_z as u16,
+        constant_count: args.constants.len() as u16,
+        workgroup_count_x: x,
+        workgroup_count_y: y,
+        workgroup_count_z: z,
+        max_concurrency: args.max_concurrency.max(1),
+        binding_count: args.binding_ptrs.len() as u8,
+        constants: args.constants.as_ptr(),
+        binding_ptrs: args.binding_ptrs.as_ptr(),
+        binding_lengths: args.binding_lengths.as_ptr(),
+    })
+}
+
+/// Scratch memory for workgroups, 64-byte aligned, grown on demand and reused.
+#[derive(Default)]
+pub struct LocalMemory {
+    blocks: Vec<Block>,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Block([u8; 64]);
+
+impl LocalMemory {
+    /// Memory of at least `bytes` bytes (null when 0), and its usable size.
+    pub fn ensure(&mut self, bytes: u32) -> (*mut c_void, u32) {
+        if bytes == 0 {
+            return (std::ptr::null_mut(), 0);
+        }
+        let needed = (bytes as usize).div_ceil(64);
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, Block([0; 64]));
+        }
+        let size = u32::try_from(self.blocks.len() * 64).unwrap_or(u32::MAX);
+        (self.blocks.as_mut_ptr().cast(), size)
+    }
+}
+
+thread_local! {
+    static THREAD_LOCAL_MEMORY: RefCell<LocalMemory> = RefCell::new(LocalMemory::default());
+}
+
+/// Runs `f` with this thread's reusable local memory (or a fresh one if it is in use, as when a
+/// kernel's import re-enters the runtime).
+pub fn with_thread_local_memory<R>(f: impl FnOnce(&mut LocalMemory) -> R) -> R {
+    THREAD_LOCAL_MEMORY.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut memory) => f(&mut memory),
+        Err(_) => f(&mut LocalMemory::default()),
+    })
+}
+
+/// Runs workgroups with linear ids `[first, first + count)` of a dispatch (x fastest, then y,
+/// then z), stopping at the first failure.
+///
+/// # Safety
+/// `state` must come from [`dispatch_state`] for `executable`/`ordinal`, and every binding
+/// pointer must be valid for reads and writes of its length for the whole call, with no host
+/// reference to that memory alive.
+pub unsafe fn run_workgroups(
+    executable: &LocalExecutable,
+    ordinal: u32,
+    state: &DispatchStateV0,
+    first: u64,
+    count: u64,
+    processor_id: u32,
+    local_memory: &mut LocalMemory,
+) -> Result<()> {
+    let export = executable.export(ordinal)?;
+    let (local_ptr, local_size) = local_memory.ensure(export.info.local_memory_size);
+    let count_x = u64::from(state.workgroup_count_x);
+    let count_y = u64::from(state.workgroup_count_y);
+    if count == 0 || count_x == 0 || count_y == 0 || state.workgroup_count_z == 0 {
+        return Ok(());
+    }
+    let mut x = (first % count_x) as u32;
+    let rest = first / count_x;
+    let mut y = (rest % count_y) as u32;
+    let mut z = (rest / count_y) as u16;
+    let mut workgroup = WorkgroupStateV0 {
+        workgroup_id_x: 0,
+        workgroup_id_y: 0,
+        workgroup_id_z: 0,
+        reserved: 0,
+        processor_id,
+        local_memory: local_ptr,
+        local_memory_size: local_size,
+    };
+    let environment = executable.environment();
+    let _fpu = DenormalsFlushed::new();
+    for _ in 0..count {
+        workgroup.workgroup_id_x = x;
+        workgroup.workgroup_id_y = y;
+        workgroup.workgroup_id_z = z;
+        // SAFETY: the function comes from a verified library kept alive by `executable`; the
+        // environment, dispatch state and workgroup state are valid for the call; binding
+        // memory is valid per this function's contract.
+        let code = unsafe { (export.function)(environment, state, &workgroup) };
+        if code != 0 {
+            return Err(Status::internal(format!(
+                "executable export '{}' returned error {code} in workgroup ({x}, {y}, {z})",
+                export.info.name
+            )));
+        }
+        x += 1;
+        if x == state.workgroup_count_x {
+            x = 0;
+            y += 1;
+            if y == state.workgroup_count_y {
+                y = 0;
+                z += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Total workgroups of a dispatch.
+pub fn workgroup_total(count: [u32; 3]) -> u64 {
+    u64::from(count[0]) * u64::from(count[1]) * u64::from(count[2])
+}
