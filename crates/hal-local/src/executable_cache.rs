@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hal_core::{Executable, ExecutableCacheImpl, ExecutableParams, Result, Status};
 
 use crate::imports::ImportProvider;
-use crate::loader::{ExecutableLoader, LoadRequest};
+use crate::loader::{ExecutableLoader, LoadOutcome, LoadRequest};
 
 /// Prepares executables with a fixed set of loaders.
 pub struct LocalExecutableCache {
@@ -35,14 +35,15 @@ impl ExecutableCacheImpl for LocalExecutableCache {
         let mut declined = Vec::new();
         for loader in self.loaders.iter().filter(|l| l.supports_format(params.format)) {
             match loader.try_load(&request)? {
-                Some(executable) => return Ok(executable),
-                None => declined.push(loader.name().to_string()),
+                LoadOutcome::Loaded(executable) => return Ok(executable),
+                LoadOutcome::NotMine(reason) => declined.push(format!("{}: {reason}", loader.name())),
             }
         }
         Err(Status::not_found(format!(
-            "no loader recognised the {}-byte '{}' executable (declined by {declined:?})",
+            "no loader took the {}-byte '{}' executable ({})",
             params.data.len(),
-            params.format
+            params.format,
+            declined.join("; ")
         )))
     }
 }

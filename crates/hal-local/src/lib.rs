@@ -42,7 +42,7 @@ pub use imports::{resolve_imports, HostImport, HostImports, ImportProvider, NoIm
 pub use inline_command_buffer::InlineCommandBuffer;
 pub use inline_dispatch::{dispatch_inline, ResolvedBindings};
 pub use library::{read_c_string, verify_library, ExportEntry, VerifiedLibrary, MAX_EXPORT_COUNT};
-pub use loader::{loader_formats, registered_loaders, ExecutableLoader, LoadRequest, LoaderRegistration};
+pub use loader::{loader_formats, registered_loaders, ExecutableLoader, LoadOutcome, LoadRequest, LoaderRegistration};
 pub use local_executable::{query_library_name, LocalExecutable};
 pub use multi_wait::wait_timepoints;
 pub use queue_work::{complete, execute_work, fail_all, signal_all};

@@ -37,9 +37,17 @@ pub trait ExecutableLoader: Send + Sync + 'static {
     fn infer_format(&self, _data: &[u8]) -> Option<String> {
         None
     }
-    /// Loads the executable: `Ok(Some)` on success, `Ok(None)` when the data is not this
-    /// loader's (the cache then tries the next one), or an error saying what is wrong.
-    fn try_load(&self, request: &LoadRequest<'_>) -> Result<Option<Executable>>;
+    /// Loads the executable, says the data is not this loader's (the cache then tries the next
+    /// one), or fails with an error saying what is wrong.
+    fn try_load(&self, request: &LoadRequest<'_>) -> Result<LoadOutcome>;
+}
+
+/// What a loader made of a request.
+pub enum LoadOutcome {
+    /// Loaded.
+    Loaded(Executable),
+    /// Not this loader's data; the reason ends up in the error if no loader takes it.
+    NotMine(String),
 }
 
 /// A loader's entry in the registry.
