@@ -1,1 +1,31 @@
-//! placeholder
+#![doc = include_str!("../../../README.md")]
+//!
+//! ---
+//!
+//! This crate re-exports [`hal_core`]'s API. Each enabled feature links one driver or loader
+//! crate, re-exported below: that reference is what keeps the crate's link-time registrations
+//! in the program (a crate that is only a dependency is dropped, registrations and all).
+//! `tests/features.rs` builds programs with several feature sets to prove it.
+
+pub use hal_core::*;
+
+#[cfg(feature = "local-sync")]
+pub use driver_sync;
+
+#[cfg(feature = "loader-static")]
+pub use loader_static;
+
+/// Names of the executable loaders linked into this program, sorted.
+pub fn registered_loader_names() -> Vec<String> {
+    hal_local::registered_loaders().iter().map(|l| l.name().to_string()).collect()
+}
+
+/// Executable formats some linked loader can load, sorted.
+pub fn registered_formats() -> Vec<String> {
+    hal_local::loader_formats(&hal_local::registered_loaders())
+}
+
+/// Names of the drivers linked into this program, sorted.
+pub fn registered_driver_names() -> Vec<String> {
+    hal_core::registered_drivers().iter().map(|r| r.name.to_string()).collect()
+}
