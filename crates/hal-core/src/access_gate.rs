@@ -42,6 +42,8 @@ impl AccessGate {
         self.state.load(Ordering::Acquire) & COMMITTED != 0
     }
 
+    #[inline]
+
     fn unavailable(state: u64) -> Option<Status> {
         if state & RELEASED != 0 {
             Some(Status::failed_precondition(
@@ -55,6 +57,8 @@ impl AccessGate {
             None
         }
     }
+
+    #[inline]
 
     fn transition(&self, step: impl Fn(u64) -> Result<u64>) -> Result<()> {
         let mut current = self.state.load(Ordering::Relaxed);
@@ -122,6 +126,7 @@ impl AccessGate {
     }
 
     /// Takes access for device work. Fails while the host has the memory mapped.
+    #[inline]
     pub fn acquire_device(&self) -> Result<()> {
         self.transition(|s| {
             if let Some(status) = Self::unavailable(s) {
@@ -140,6 +145,7 @@ impl AccessGate {
     }
 
     /// Gives back access taken by [`AccessGate::acquire_device`].
+    #[inline]
     pub fn release_device(&self) {
         self.state.fetch_sub(DEVICE_ONE, Ordering::Release);
     }

@@ -70,6 +70,7 @@ impl fmt::Debug for Buffer {
 
 /// Checks `offset`/`length` against a range of `size` bytes; [`WHOLE_BUFFER`] means "to the end".
 /// Returns the concrete length.
+#[inline]
 pub fn resolve_range(size: DeviceSize, offset: DeviceSize, length: DeviceSize) -> Result<DeviceSize> {
     if offset > size {
         return Err(Status::out_of_range(format!(
@@ -109,6 +110,7 @@ impl Buffer {
     }
 
     /// Length in bytes.
+    #[inline]
     pub fn len(&self) -> DeviceSize {
         self.0.length
     }
@@ -129,21 +131,25 @@ impl Buffer {
     }
 
     /// The usage the buffer was allocated for.
+    #[inline]
     pub fn usage(&self) -> BufferUsage {
         self.0.usage
     }
 
     /// The allocation behind this buffer.
+    #[inline]
     pub fn storage(&self) -> &Arc<dyn BufferStorage> {
         &self.0.storage
     }
 
     /// Offset of this buffer's byte 0 within its allocation.
+    #[inline]
     pub fn storage_offset(&self) -> DeviceSize {
         self.0.storage_offset
     }
 
     /// Whether two buffers share an allocation (and so may overlap).
+    #[inline]
     pub fn same_allocation(&self, other: &Buffer) -> bool {
         std::ptr::addr_eq(Arc::as_ptr(&self.0.storage), Arc::as_ptr(&other.0.storage))
     }
@@ -154,6 +160,7 @@ impl Buffer {
     }
 
     /// Checks a range of this buffer and returns its concrete length.
+    #[inline]
     pub fn resolve_range(&self, offset: DeviceSize, length: DeviceSize) -> Result<DeviceSize> {
         resolve_range(self.0.length, offset, length)
     }
@@ -172,6 +179,7 @@ impl Buffer {
     }
 
     /// Checks that the buffer allows `usage`, naming `what` needs it otherwise.
+    #[inline]
     pub fn require_usage(&self, usage: BufferUsage, what: &str) -> Result<()> {
         if self.0.usage.contains(usage) {
             Ok(())
@@ -303,6 +311,7 @@ impl Buffer {
 
     /// Takes device access to the buffer's allocation for the lifetime of the returned guard.
     /// Drivers call this before device work touches the memory.
+    #[inline]
     pub fn acquire_device(&self) -> Result<DeviceAccess> {
         self.0.storage.gate().acquire_device()?;
         Ok(DeviceAccess { storage: self.0.storage.clone() })
@@ -340,11 +349,13 @@ pub struct DeviceAccess {
 
 impl DeviceAccess {
     /// Host address of byte 0 of the allocation.
+    #[inline]
     pub fn base_ptr(&self) -> *mut u8 {
         self.storage.host_ptr()
     }
 
     /// Whether this access covers `buffer`'s allocation.
+    #[inline]
     pub fn covers(&self, buffer: &Buffer) -> bool {
         std::ptr::addr_eq(Arc::as_ptr(&self.storage), Arc::as_ptr(buffer.storage()))
     }

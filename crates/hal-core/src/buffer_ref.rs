@@ -44,6 +44,7 @@ impl<'a> BufferRef<'a> {
     }
 
     /// The byte offset of the reference.
+    #[inline]
     pub fn offset(&self) -> DeviceSize {
         match *self {
             BufferRef::Direct { offset, .. } | BufferRef::Slot { offset, .. } => offset,
@@ -51,6 +52,7 @@ impl<'a> BufferRef<'a> {
     }
 
     /// The byte length of the reference ([`WHOLE_BUFFER`] when not given).
+    #[inline]
     pub fn length(&self) -> DeviceSize {
         match *self {
             BufferRef::Direct { length, .. } | BufferRef::Slot { length, .. } => length,
@@ -58,6 +60,7 @@ impl<'a> BufferRef<'a> {
     }
 
     /// Resolves the reference to a buffer range, using `table` for slots.
+    #[inline]
     pub fn resolve<'t>(&self, table: &'t [BindingTableEntry]) -> Result<ResolvedRef<'t>>
     where
         'a: 't,

@@ -230,6 +230,8 @@ impl CommandBuffer {
         Ok(())
     }
 
+    #[inline]
+
     fn require_recording(&self, what: &str) -> Result<()> {
         if self.state != RecordingState::Recording {
             return Err(Status::failed_precondition(format!(
@@ -239,6 +241,8 @@ impl CommandBuffer {
         }
         Ok(())
     }
+
+    #[inline]
 
     fn require_category(&self, category: CommandCategory, what: &str) -> Result<()> {
         self.require_recording(what)?;
@@ -253,6 +257,7 @@ impl CommandBuffer {
 
     /// Validates a reference and returns its length if known now (direct refs, or slots with a
     /// concrete length). Slot uses are recorded for checking at submit.
+    #[inline]
     fn check_ref(&mut self, r: &BufferRef<'_>, usage: BufferUsage, what: &str) -> Result<Option<DeviceSize>> {
         match *r {
             BufferRef::Direct { buffer, offset, length } => {
@@ -291,6 +296,7 @@ impl CommandBuffer {
     }
 
     /// An execution barrier: commands after it start only after commands before it finish.
+    #[inline]
     pub fn execution_barrier(&mut self) -> Result<()> {
         self.require_recording("execution_barrier")?;
         self.inner.execution_barrier()
@@ -374,6 +380,7 @@ impl CommandBuffer {
 
     /// Dispatches export `ordinal` of `executable` over `workgroups` with `constants` and
     /// `bindings`, whose counts must match the export's.
+    #[inline]
     pub fn dispatch(
         &mut self,
         executable: &Executable,
@@ -446,6 +453,8 @@ fn with_length<'a>(r: BufferRef<'a>, length: DeviceSize) -> BufferRef<'a> {
     }
 }
 
+#[inline]
+
 fn require_dispatch_usage(binding: &BufferRef<'_>) -> Result<()> {
     if let BufferRef::Direct { buffer, .. } = binding {
         if !buffer.usage().intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ) {
@@ -459,6 +468,7 @@ fn require_dispatch_usage(binding: &BufferRef<'_>) -> Result<()> {
 }
 
 /// Checks the counts of a dispatch against the export.
+#[inline]
 pub fn validate_dispatch_shape(
     executable: &Executable,
     ordinal: u32,

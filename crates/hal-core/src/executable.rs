@@ -78,6 +78,7 @@ impl Executable {
     }
 
     /// The driver's executable.
+    #[inline]
     pub fn inner(&self) -> &Arc<dyn ExecutableImpl> {
         &self.0.inner
     }
@@ -93,6 +94,7 @@ impl Executable {
     }
 
     /// The export with this ordinal, or `OUT_OF_RANGE`.
+    #[inline]
     pub fn export(&self, ordinal: u32) -> Result<&ExportInfo> {
         self.0.exports.get(ordinal as usize).ok_or_else(|| {
             Status::out_of_range(format!(
@@ -192,6 +194,7 @@ impl Event {
     }
 
     /// The driver's event.
+    #[inline]
     pub fn inner(&self) -> &Arc<dyn EventImpl> {
         &self.0
     }

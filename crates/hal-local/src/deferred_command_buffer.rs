@@ -138,6 +138,9 @@ impl RecordedCommands {
     /// Runs the whole program on this thread in order, with `table` for slots. Stops at the
     /// first failure.
     pub fn replay(&self, table: &[BindingTableEntry], scope: &mut DeviceScope, processor_id: u32) -> Result<()> {
+        // Once for the whole program instead of around every dispatch: nothing but runtime code
+        // and kernels runs until it returns.
+        let _fpu = crate::cpu::DenormalsFlushed::new();
         for command in &self.commands {
             self.run_command(command, table, scope, processor_id)?;
         }
@@ -170,11 +173,10 @@ impl RecordedCommands {
                         transfer::read_workgroup_counts(scope, &resolve(parameters, table)?)?
                     }
                 };
-                let resolved = ResolvedBindings::resolve(
-                    scope,
-                    self.bindings[bindings.clone()].iter().map(|b| resolve(b, table)),
-                )?;
-                dispatch_inline(local, *ordinal, counts, &self.constants[constants.clone()], &resolved, processor_id)
+                let mut resolved = ResolvedBindings::default();
+                resolved.fill(scope, self.bindings[bindings.clone()].iter().map(|b| resolve(b, table)))?;
+                let export = local.export(*ordinal)?;
+                dispatch_inline(local, export, counts, &self.constants[constants.clone()], &resolved, processor_id)
             }
         }
     }

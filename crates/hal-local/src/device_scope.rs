@@ -12,8 +12,15 @@ use hal_core::{DeviceAccess, ResolvedRef, Result};
 /// The allocations a unit of device work holds.
 #[derive(Default)]
 pub struct DeviceScope {
-    accesses: Vec<DeviceAccess>,
+    /// Each held allocation with its base address (cached: asking the storage is a virtual call).
+    accesses: Vec<(DeviceAccess, *mut u8)>,
 }
+
+// SAFETY: the cached base pointers are plain addresses of allocations this scope holds device
+// access to; moving the scope to another thread moves that access with it.
+unsafe impl Send for DeviceScope {}
+// SAFETY: a shared reference exposes no method that reads or writes through the pointers.
+unsafe impl Sync for DeviceScope {}
 
 impl DeviceScope {
     /// An empty scope.
@@ -25,12 +32,12 @@ impl DeviceScope {
     /// hold it yet. The address is valid while the scope lives.
     #[inline]
     pub fn pointer(&mut self, range: &ResolvedRef<'_>) -> Result<*mut u8> {
-        let base = match self.accesses.iter().find(|access| access.covers(range.buffer)) {
-            Some(access) => access.base_ptr(),
+        let base = match self.accesses.iter().find(|(access, _)| access.covers(range.buffer)) {
+            Some(&(_, base)) => base,
             None => {
                 let access = range.buffer.acquire_device()?;
                 let base = access.base_ptr();
-                self.accesses.push(access);
+                self.accesses.push((access, base));
                 base
             }
         };

@@ -83,6 +83,7 @@ impl CommandBufferImpl for InlineCommandBuffer {
 
     fn dispatch(&mut self, dispatch: &Dispatch<'_>) -> Result<()> {
         let executable = LocalExecutable::from_handle(dispatch.executable)?;
+        let export = executable.export(dispatch.ordinal)?;
         self.run(|scope, processor_id| {
             let counts = match dispatch.workgroups {
                 Workgroups::Static(counts) => counts,
@@ -90,8 +91,9 @@ impl CommandBufferImpl for InlineCommandBuffer {
                     transfer::read_workgroup_counts(scope, &parameters.resolve(&[])?)?
                 }
             };
-            let bindings = ResolvedBindings::resolve(scope, dispatch.bindings.iter().map(|b| b.resolve(&[])))?;
-            dispatch_inline(executable, dispatch.ordinal, counts, dispatch.constants, &bindings, processor_id)
+            let mut bindings = ResolvedBindings::default();
+            bindings.fill(scope, dispatch.bindings.iter().map(|b| b.resolve(&[])))?;
+            dispatch_inline(executable, export, counts, dispatch.constants, &bindings, processor_id)
         })
     }
 

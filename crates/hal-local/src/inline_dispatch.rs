@@ -6,6 +6,7 @@ use std::mem::MaybeUninit;
 use hal_core::{ResolvedRef, Result, Status, MAX_BINDING_COUNT};
 
 use crate::device_scope::DeviceScope;
+use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
 use crate::workgroup_loop::{dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs};
 
@@ -18,32 +19,41 @@ pub struct ResolvedBindings {
     count: usize,
 }
 
+impl Default for ResolvedBindings {
+    #[inline(always)]
+    fn default() -> Self {
+        ResolvedBindings {
+            ptrs: [const { MaybeUninit::uninit() }; MAX_BINDINGS],
+            lengths: [const { MaybeUninit::uninit() }; MAX_BINDINGS],
+            count: 0,
+        }
+    }
+}
+
 impl ResolvedBindings {
-    /// Resolves `bindings` through `scope`, acquiring their allocations.
+    /// Resolves `bindings` through `scope` into `self` (filled in place: the arrays are 1 KiB,
+    /// and moving them per dispatch showed up in profiles), acquiring their allocations.
     #[inline]
-    pub fn resolve<'a>(
+    pub fn fill<'a>(
+        &mut self,
         scope: &mut DeviceScope,
         bindings: impl ExactSizeIterator<Item = Result<ResolvedRef<'a>>>,
-    ) -> Result<ResolvedBindings> {
+    ) -> Result<()> {
         if bindings.len() > MAX_BINDINGS {
             return Err(Status::invalid_argument(format!(
                 "{} bindings exceed the limit of {MAX_BINDINGS}",
                 bindings.len()
             )));
         }
-        let mut resolved = ResolvedBindings {
-            ptrs: [const { MaybeUninit::uninit() }; MAX_BINDINGS],
-            lengths: [const { MaybeUninit::uninit() }; MAX_BINDINGS],
-            count: 0,
-        };
+        self.count = 0;
         for binding in bindings {
             let binding = binding?;
-            let index = resolved.count;
-            resolved.ptrs[index].write(scope.binding_pointer(&binding)?);
-            resolved.lengths[index].write(binding.length as usize);
-            resolved.count += 1;
+            let index = self.count;
+            self.ptrs[index].write(scope.binding_pointer(&binding)?);
+            self.lengths[index].write(binding.length as usize);
+            self.count += 1;
         }
-        Ok(resolved)
+        Ok(())
     }
 
     /// The pointers.
@@ -63,17 +73,17 @@ impl ResolvedBindings {
 
 /// Runs every workgroup of a dispatch on this thread. `bindings` must have been resolved through
 /// `scope`, which must still hold their allocations.
+#[inline]
 pub fn dispatch_inline(
     executable: &LocalExecutable,
-    ordinal: u32,
+    export: &ExportEntry,
     workgroup_count: [u32; 3],
     constants: &[u32],
     bindings: &ResolvedBindings,
     processor_id: u32,
 ) -> Result<()> {
     let args = DispatchArgs {
-        executable,
-        ordinal,
+        export,
         workgroup_count,
         constants,
         binding_ptrs: bindings.ptrs(),
@@ -86,6 +96,6 @@ pub fn dispatch_inline(
         // SAFETY: the state was built from these args; binding pointers come from a scope that
         // holds device access to their allocations (the caller's obligation), so they are valid
         // and no host mapping aliases them.
-        unsafe { run_workgroups(executable, ordinal, &state, 0, total, processor_id, memory) }
+        unsafe { run_workgroups(executable, export, &state, 0, total, processor_id, memory) }
     })
 }

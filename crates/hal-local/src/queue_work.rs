@@ -42,8 +42,9 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
                         transfer::read_workgroup_counts(&mut scope, &range(parameters))?
                     }
                 };
-                let resolved = ResolvedBindings::resolve(&mut scope, bindings.iter().map(|b| Ok(range(b))))?;
-                dispatch_inline(local, *ordinal, counts, constants, &resolved, current_processor_id())
+                let mut resolved = ResolvedBindings::default();
+                resolved.fill(&mut scope, bindings.iter().map(|b| Ok(range(b))))?;
+                dispatch_inline(local, local.export(*ordinal)?, counts, constants, &resolved, current_processor_id())
             })()
         }
         QueueWork::Alloca { buffer } => buffer.storage().commit(),

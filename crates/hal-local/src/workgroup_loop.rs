@@ -8,15 +8,14 @@ use hal_core::{Result, Status, MAX_BINDING_COUNT};
 
 use crate::abi::{DispatchStateV0, WorkgroupStateV0};
 use crate::cpu::DenormalsFlushed;
+use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
 
 /// Everything a dispatch passes to its kernel, with binding pointers already resolved.
 #[derive(Clone, Copy, Debug)]
 pub struct DispatchArgs<'a> {
-    /// The executable.
-    pub executable: &'a LocalExecutable,
-    /// The export's ordinal.
-    pub ordinal: u32,
+    /// The export.
+    pub export: &'a ExportEntry,
     /// Workgroup counts.
     pub workgroup_count: [u32; 3],
     /// Push constants.
@@ -30,8 +29,9 @@ pub struct DispatchArgs<'a> {
 }
 
 /// Checks the counts and builds the dispatch state shared by every workgroup.
+#[inline]
 pub fn dispatch_state(args: &DispatchArgs<'_>) -> Result<DispatchStateV0> {
-    let export = args.executable.export(args.ordinal)?;
+    let export = args.export;
     let [x, y, z] = args.workgroup_count;
     let z = u16::try_from(z).map_err(|_| {
         Status::out_of_range(format!("workgroup count z {z} exceeds the ABI limit of {}", u16::MAX))
@@ -102,19 +102,19 @@ pub fn with_thread_local_memory<R>(f: impl FnOnce(&mut LocalMemory) -> R) -> R {
 /// then z), stopping at the first failure.
 ///
 /// # Safety
-/// `state` must come from [`dispatch_state`] for `executable`/`ordinal`, and every binding
+/// `state` must come from [`dispatch_state`] for `export` of `executable`, and every binding
 /// pointer must be valid for reads and writes of its length for the whole call, with no host
 /// reference to that memory alive.
+#[inline]
 pub unsafe fn run_workgroups(
     executable: &LocalExecutable,
-    ordinal: u32,
+    export: &ExportEntry,
     state: &DispatchStateV0,
     first: u64,
     count: u64,
     processor_id: u32,
     local_memory: &mut LocalMemory,
 ) -> Result<()> {
-    let export = executable.export(ordinal)?;
     let (local_ptr, local_size) = local_memory.ensure(export.info.local_memory_size);
     let count_x = u64::from(state.workgroup_count_x);
     let count_y = u64::from(state.workgroup_count_y);

@@ -33,6 +33,7 @@ pub enum Access {
 }
 
 impl Access {
+    #[inline]
     fn tile(self) -> Option<Tile> {
         match self {
             Access::Read => None,
@@ -107,34 +108,37 @@ pub struct Workgroup<'a> {
     local_memory_taken: Cell<bool>,
 }
 
+#[inline]
+
 fn ranges_overlap(a: (usize, usize), b: (usize, usize)) -> bool {
     a.1 > 0 && b.1 > 0 && a.0 < b.0 + b.1 && b.0 < a.0 + a.1
 }
 
 impl<'a> Workgroup<'a> {
+    #[inline]
     fn binding_raw(&self, index: usize) -> (*mut c_void, usize) {
         // SAFETY: `index < binding_count`, checked by `check_dispatch` for every index used, and
         // the runtime passes arrays of `binding_count` entries.
         unsafe { (*self.dispatch.binding_ptrs.add(index), *self.dispatch.binding_lengths.add(index)) }
     }
 
+    #[inline]
+
     fn check_dispatch(&self) -> KernelResult {
         let s = self.signature;
         if self.dispatch.binding_count as usize != s.bindings.len() || self.dispatch.constant_count != u16::from(s.constant_count) {
             return Err(KernelError::BAD_DISPATCH);
         }
-        let ranges: Vec<(usize, usize)> = (0..s.bindings.len())
-            .map(|i| {
-                let (ptr, len) = self.binding_raw(i);
-                (ptr as usize, len)
-            })
-            .collect();
+        // Writable bindings must overlap no other binding; no allocation: this runs per
+        // workgroup and binding counts are small.
         for (i, access) in s.bindings.iter().enumerate() {
             if access.tile().is_none() {
                 continue;
             }
-            for (j, other) in ranges.iter().enumerate() {
-                if i != j && ranges_overlap(ranges[i], *other) {
+            let (ptr, len) = self.binding_raw(i);
+            for j in (0..s.bindings.len()).filter(|&j| j != i) {
+                let (other_ptr, other_len) = self.binding_raw(j);
+                if ranges_overlap((ptr as usize, len), (other_ptr as usize, other_len)) {
                     return Err(KernelError::ALIASING);
                 }
             }
@@ -143,16 +147,19 @@ impl<'a> Workgroup<'a> {
     }
 
     /// The workgroup id (x, y, z).
+    #[inline]
     pub fn id(&self) -> [u32; 3] {
         [self.workgroup.workgroup_id_x, self.workgroup.workgroup_id_y, u32::from(self.workgroup.workgroup_id_z)]
     }
 
     /// The dispatch's workgroup counts.
+    #[inline]
     pub fn count(&self) -> [u32; 3] {
         [self.dispatch.workgroup_count_x, self.dispatch.workgroup_count_y, u32::from(self.dispatch.workgroup_count_z)]
     }
 
     /// The linear id `x + X * (y + Y * z)`.
+    #[inline]
     pub fn linear_id(&self) -> u64 {
         let [x, y, z] = self.id().map(u64::from);
         let [cx, cy, _] = self.count().map(u64::from);
@@ -160,11 +167,13 @@ impl<'a> Workgroup<'a> {
     }
 
     /// Total workgroups in the dispatch.
+    #[inline]
     pub fn total(&self) -> u64 {
         self.count().iter().map(|&c| u64::from(c)).product()
     }
 
     /// The push constants.
+    #[inline]
     pub fn constants(&self) -> &'a [u32] {
         let count = self.signature.constant_count as usize;
         if count == 0 {
@@ -190,6 +199,7 @@ impl<'a> Workgroup<'a> {
     }
 
     /// IREE's x86_64 CPU feature bits of this machine.
+    #[inline]
     pub fn processor_features(&self) -> u64 {
         self.environment.processor.data[0]
     }
@@ -223,6 +233,7 @@ impl<'a> Workgroup<'a> {
     }
 
     /// The whole of read-only binding `index`, as elements of `T`.
+    #[inline]
     pub fn read<T: Pod>(&self, index: usize) -> Result<&'a [T], KernelError> {
         if self.signature.bindings.get(index) != Some(&Access::Read) {
             return Err(KernelError::BAD_VIEW);
@@ -238,6 +249,7 @@ impl<'a> Workgroup<'a> {
 
     /// This workgroup's tile of writable binding `index`, as elements of `T`; once per call.
     /// The tile is clipped to the binding, so it may be shorter than declared, or empty.
+    #[inline]
     pub fn tile<T: Pod>(&self, index: usize) -> Result<&'a mut [T], KernelError> {
         let tile = self.signature.bindings.get(index).and_then(|a| a.tile()).ok_or(KernelError::BAD_VIEW)?;
         let (ptr, len) = self.binding_raw(index);
@@ -264,6 +276,7 @@ impl<'a> Workgroup<'a> {
 }
 
 /// Byte range of tile `k` of `tile_bytes` in a binding of `len` bytes, clipped to it.
+#[inline]
 fn tile_range(k: u64, tile_bytes: usize, len: usize) -> Result<(usize, usize), KernelError> {
     let start = usize::try_from(k).ok().and_then(|k| k.checked_mul(tile_bytes)).ok_or(KernelError::BAD_DISPATCH)?;
     if start >= len {
@@ -273,6 +286,7 @@ fn tile_range(k: u64, tile_bytes: usize, len: usize) -> Result<(usize, usize), K
 }
 
 /// A typed pointer and element count for `bytes` bytes at `start` of a binding; checks alignment.
+#[inline]
 fn typed_slice<T: Pod>(base: *mut c_void, start: usize, bytes: usize) -> Result<(*mut T, usize), KernelError> {
     let size = std::mem::size_of::<T>();
     if size == 0 {
@@ -294,6 +308,7 @@ fn typed_slice<T: Pod>(base: *mut c_void, start: usize, bytes: usize) -> Result<
 /// Must be called as an ABI dispatch function: valid environment, dispatch state and workgroup
 /// state, binding pointers valid for their lengths for the whole call, local memory exclusive to
 /// this call.
+#[inline]
 pub unsafe fn invoke(
     signature: &KernelSignature,
     kernel: fn(&Workgroup<'_>) -> KernelResult,
