@@ -35,6 +35,9 @@ pub trait ExecutableImpl: Send + Sync + 'static {
 struct ExecutableInner {
     exports: Box<[ExportInfo]>,
     inner: Arc<dyn ExecutableImpl>,
+    /// The concrete type of `inner`, taken once so that drivers' per-dispatch downcasts are a
+    /// comparison instead of two virtual calls.
+    inner_type: std::any::TypeId,
 }
 
 /// A handle to a loaded executable.
@@ -74,13 +77,26 @@ impl Executable {
                 )));
             }
         }
-        Ok(Executable(Arc::new(ExecutableInner { exports: exports.into(), inner })))
+        let inner_type = inner.as_any().type_id();
+        Ok(Executable(Arc::new(ExecutableInner { exports: exports.into(), inner, inner_type })))
     }
 
     /// The driver's executable.
     #[inline]
     pub fn inner(&self) -> &Arc<dyn ExecutableImpl> {
         &self.0.inner
+    }
+
+    /// The driver's executable as its concrete type `T`, if it is one.
+    #[inline]
+    pub fn downcast_inner<T: ExecutableImpl>(&self) -> Option<&T> {
+        if self.0.inner_type != std::any::TypeId::of::<T>() {
+            return None;
+        }
+        // SAFETY: `inner_type` is the TypeId of the concrete type behind `inner` (taken at
+        // construction from `as_any`, which returns `self`), and it equals T's, so the data
+        // pointer of the trait object points to a live `T` owned by this executable.
+        Some(unsafe { &*Arc::as_ptr(&self.0.inner).cast::<T>() })
     }
 
     /// How many exports the executable has.

@@ -107,7 +107,7 @@ impl LocalExecutable {
     /// The local executable behind a handle, or `INVALID_ARGUMENT` for another driver's.
     #[inline]
     pub fn from_handle(executable: &Executable) -> Result<&LocalExecutable> {
-        executable.inner().as_any().downcast_ref::<LocalExecutable>().ok_or_else(|| {
+        executable.downcast_inner::<LocalExecutable>().ok_or_else(|| {
             Status::invalid_argument("executable was not loaded by a local CPU executable loader")
         })
     }
