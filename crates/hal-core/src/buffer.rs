@@ -72,19 +72,24 @@ impl fmt::Debug for Buffer {
 /// Returns the concrete length.
 #[inline]
 pub fn resolve_range(size: DeviceSize, offset: DeviceSize, length: DeviceSize) -> Result<DeviceSize> {
+    if offset <= size {
+        if length == WHOLE_BUFFER {
+            return Ok(size - offset);
+        }
+        if length <= size - offset {
+            return Ok(length);
+        }
+    }
+    Err(range_error(size, offset, length))
+}
+
+#[cold]
+#[inline(never)]
+fn range_error(size: DeviceSize, offset: DeviceSize, length: DeviceSize) -> Status {
     if offset > size {
-        return Err(Status::out_of_range(format!(
-            "offset {offset} is past the end of a {size}-byte range"
-        )));
-    }
-    if length == WHOLE_BUFFER {
-        return Ok(size - offset);
-    }
-    match offset.checked_add(length) {
-        Some(end) if end <= size => Ok(length),
-        _ => Err(Status::out_of_range(format!(
-            "range [{offset}, {offset} + {length}) is beyond the {size}-byte buffer"
-        ))),
+        Status::out_of_range(format!("offset {offset} is past the end of a {size}-byte range"))
+    } else {
+        Status::out_of_range(format!("range [{offset}, {offset} + {length}) is beyond the {size}-byte buffer"))
     }
 }
 
@@ -184,10 +189,7 @@ impl Buffer {
         if self.0.usage.contains(usage) {
             Ok(())
         } else {
-            Err(Status::permission_denied(format!(
-                "{what} needs buffer usage {usage:?}, but the buffer allows only {:?}",
-                self.0.usage
-            )))
+            Err(usage_error(usage, self.0.usage, what))
         }
     }
 
@@ -316,6 +318,12 @@ impl Buffer {
         self.0.storage.gate().acquire_device()?;
         Ok(DeviceAccess { storage: self.0.storage.clone() })
     }
+}
+
+#[cold]
+#[inline(never)]
+fn usage_error(needed: BufferUsage, allowed: BufferUsage, what: &str) -> Status {
+    Status::permission_denied(format!("{what} needs buffer usage {needed:?}, but the buffer allows only {allowed:?}"))
 }
 
 /// Checks that a fill of `length` bytes at `offset` is aligned to the pattern length.

@@ -262,11 +262,20 @@ impl CommandBuffer {
         match *r {
             BufferRef::Direct { buffer, offset, length } => {
                 buffer.require_usage(usage, what)?;
-                let length = buffer
-                    .resolve_range(offset, length)
-                    .map_err(|status| status.with_context(what.to_string()))?;
-                Ok(Some(length))
+                match buffer.resolve_range(offset, length) {
+                    Ok(length) => Ok(Some(length)),
+                    Err(status) => Err(status.with_context(what.to_string())),
+                }
             }
+            BufferRef::Slot { .. } => self.record_slot_use(r, usage, what),
+        }
+    }
+
+    /// Records a slot reference's requirement on the binding table (checked at submit).
+    #[inline(never)]
+    fn record_slot_use(&mut self, r: &BufferRef<'_>, usage: BufferUsage, what: &str) -> Result<Option<DeviceSize>> {
+        match *r {
+            BufferRef::Direct { .. } => unreachable!("only called for slots"),
             BufferRef::Slot { slot, offset, length } => {
                 if slot >= self.params.binding_capacity {
                     return Err(Status::out_of_range(format!(
