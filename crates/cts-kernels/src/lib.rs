@@ -14,9 +14,15 @@ pub const SPECIALIZED_LIBRARY_NAME: &str = "cts_specialized";
 pub const ELEMENTS_PER_WORKGROUP: usize = 64;
 
 /// Elements `[64k, 64k + 64)` of read binding `binding`, at most `len` of them.
-fn input_tile<'a, T: Pod>(workgroup: &Workgroup<'a>, binding: usize, len: usize) -> Result<&'a [T], KernelError> {
+fn input_tile<'a, T: Pod>(
+    workgroup: &Workgroup<'a>,
+    binding: usize,
+    len: usize,
+) -> Result<&'a [T], KernelError> {
     let input = workgroup.read::<T>(binding)?;
-    let start = (workgroup.linear_id() as usize).saturating_mul(ELEMENTS_PER_WORKGROUP).min(input.len());
+    let start = (workgroup.linear_id() as usize)
+        .saturating_mul(ELEMENTS_PER_WORKGROUP)
+        .min(input.len());
     let end = start.saturating_add(len).min(input.len());
     Ok(&input[start..end])
 }
@@ -45,7 +51,10 @@ fn map_elements(workgroup: &Workgroup<'_>, f: impl Fn(f32) -> f32) -> KernelResu
 }
 
 fn scale_offset(workgroup: &Workgroup<'_>) -> KernelResult {
-    let [scale, offset] = [workgroup.constants()[0] as f32, workgroup.constants()[1] as f32];
+    let [scale, offset] = [
+        workgroup.constants()[0] as f32,
+        workgroup.constants()[1] as f32,
+    ];
     map_elements(workgroup, |x| x * scale + offset)
 }
 

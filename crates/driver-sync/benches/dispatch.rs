@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hal_core::{
-    create_device, Buffer, BufferParams, BufferRef, CommandBufferParams, Device, Executable, ExecutableParams,
-    Timeout, Workgroups,
+    create_device, Buffer, BufferParams, BufferRef, CommandBufferParams, Device, Executable,
+    ExecutableParams, Timeout, Workgroups,
 };
 
 use cts_kernels as _;
@@ -31,13 +31,27 @@ struct Setup {
 fn setup() -> Setup {
     let device = create_device("local-sync").unwrap();
     let cache = device.create_executable_cache().unwrap();
-    let executable =
-        cache.prepare_executable(&ExecutableParams::new("static", cts_kernels::KERNELS_LIBRARY_NAME.as_bytes())).unwrap();
+    let executable = cache
+        .prepare_executable(&ExecutableParams::new(
+            "static",
+            cts_kernels::KERNELS_LIBRARY_NAME.as_bytes(),
+        ))
+        .unwrap();
     let export = executable.lookup_export("tiny").unwrap();
-    let input = device.allocate_buffer(BufferParams::default(), 256).unwrap();
-    let output = device.allocate_buffer(BufferParams::default(), 256).unwrap();
+    let input = device
+        .allocate_buffer(BufferParams::default(), 256)
+        .unwrap();
+    let output = device
+        .allocate_buffer(BufferParams::default(), 256)
+        .unwrap();
     input.write_elements(0, &[1.0f32; 64]).unwrap();
-    Setup { device, executable, export, input, output }
+    Setup {
+        device,
+        executable,
+        export,
+        input,
+        output,
+    }
 }
 
 fn record(s: &Setup, params: CommandBufferParams, dispatches: usize) -> hal_core::CommandBuffer {
@@ -45,16 +59,31 @@ fn record(s: &Setup, params: CommandBufferParams, dispatches: usize) -> hal_core
     commands.begin().unwrap();
     let bindings = [BufferRef::whole(&s.input), BufferRef::whole(&s.output)];
     for _ in 0..dispatches {
-        commands.dispatch(&s.executable, s.export, Workgroups::Static([1, 1, 1]), &[], &bindings).unwrap();
+        commands
+            .dispatch(
+                &s.executable,
+                s.export,
+                Workgroups::Static([1, 1, 1]),
+                &[],
+                &bindings,
+            )
+            .unwrap();
         commands.execution_barrier().unwrap();
     }
     commands.end().unwrap();
     commands
 }
 
-fn submit_and_wait(s: &Setup, commands: &hal_core::CommandBuffer, value: &mut u64, semaphore: &hal_core::Semaphore) {
+fn submit_and_wait(
+    s: &Setup,
+    commands: &hal_core::CommandBuffer,
+    value: &mut u64,
+    semaphore: &hal_core::Semaphore,
+) {
     *value += 1;
-    s.device.queue_execute(&[], &[semaphore.at(*value)], commands, &[]).unwrap();
+    s.device
+        .queue_execute(&[], &[semaphore.at(*value)], commands, &[])
+        .unwrap();
     semaphore.wait(*value, WAIT).unwrap();
 }
 
@@ -127,7 +156,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             value += 1;
             s.device
-                .queue_dispatch(&[], &[semaphore.at(value)], &s.executable, s.export, Workgroups::Static([1, 1, 1]), &[], &bindings)
+                .queue_dispatch(
+                    &[],
+                    &[semaphore.at(value)],
+                    &s.executable,
+                    s.export,
+                    Workgroups::Static([1, 1, 1]),
+                    &[],
+                    &bindings,
+                )
                 .unwrap();
             semaphore.wait(value, WAIT).unwrap();
         })

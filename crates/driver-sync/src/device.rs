@@ -4,12 +4,14 @@ use std::any::Any;
 use std::sync::Arc;
 
 use hal_core::{
-    Allocator, CommandBufferImpl, CommandBufferMode, CommandBufferParams, Device, DeviceImpl, DeviceInfo, Event,
-    ExecutableCache, QueueOperation, Result, Semaphore, Timeout, Timepoint, WaitMode,
+    Allocator, CommandBufferImpl, CommandBufferMode, CommandBufferParams, Device, DeviceImpl,
+    DeviceInfo, Event, ExecutableCache, QueueOperation, Result, Semaphore, Timeout, Timepoint,
+    WaitMode,
 };
 use hal_local::{
-    loader_formats, wait_timepoints, DeferredCommandBuffer, ExecutableLoader, HeapAllocator, ImportProvider,
-    InlineCommandBuffer, LocalEvent, LocalExecutableCache, LocalSemaphore, NoImports,
+    loader_formats, wait_timepoints, DeferredCommandBuffer, ExecutableLoader, HeapAllocator,
+    ImportProvider, InlineCommandBuffer, LocalEvent, LocalExecutableCache, LocalSemaphore,
+    NoImports,
 };
 
 use crate::queue;
@@ -29,7 +31,11 @@ pub struct SyncDeviceOptions {
 impl Default for SyncDeviceOptions {
     /// Every loader linked into the program, no imports, inline execution on.
     fn default() -> SyncDeviceOptions {
-        SyncDeviceOptions { loaders: hal_local::registered_loaders(), imports: Arc::new(NoImports), inline_execution: true }
+        SyncDeviceOptions {
+            loaders: hal_local::registered_loaders(),
+            imports: Arc::new(NoImports),
+            inline_execution: true,
+        }
     }
 }
 
@@ -43,7 +49,11 @@ pub struct SyncDevice {
 impl SyncDevice {
     /// Creates a device with explicit options (for embedders that bypass the registry).
     pub fn create(info: DeviceInfo, options: SyncDeviceOptions) -> Device {
-        Device::new(Arc::new(SyncDevice { info, allocator: Allocator::new(Arc::new(HeapAllocator::new())), options }))
+        Device::new(Arc::new(SyncDevice {
+            info,
+            allocator: Allocator::new(Arc::new(HeapAllocator::new())),
+            options,
+        }))
     }
 }
 
@@ -68,11 +78,20 @@ impl DeviceImpl for SyncDevice {
         1
     }
 
-    fn create_command_buffer(&self, params: &CommandBufferParams) -> Result<Box<dyn CommandBufferImpl>> {
+    fn create_command_buffer(
+        &self,
+        params: &CommandBufferParams,
+    ) -> Result<Box<dyn CommandBufferImpl>> {
         let inline = self.options.inline_execution
-            && params.mode.contains(CommandBufferMode::ONE_SHOT | CommandBufferMode::ALLOW_INLINE_EXECUTION)
+            && params
+                .mode
+                .contains(CommandBufferMode::ONE_SHOT | CommandBufferMode::ALLOW_INLINE_EXECUTION)
             && params.binding_capacity == 0;
-        Ok(if inline { Box::new(InlineCommandBuffer::new()) } else { Box::new(DeferredCommandBuffer::new()) })
+        Ok(if inline {
+            Box::new(InlineCommandBuffer::new())
+        } else {
+            Box::new(DeferredCommandBuffer::new())
+        })
     }
 
     fn create_semaphore(&self, initial_value: u64) -> Result<Semaphore> {
@@ -94,7 +113,12 @@ impl DeviceImpl for SyncDevice {
         queue::submit(operation)
     }
 
-    fn wait_semaphores(&self, mode: WaitMode, timepoints: &[Timepoint], timeout: Timeout) -> Result<()> {
+    fn wait_semaphores(
+        &self,
+        mode: WaitMode,
+        timepoints: &[Timepoint],
+        timeout: Timeout,
+    ) -> Result<()> {
         wait_timepoints(mode, timepoints, timeout)
     }
 

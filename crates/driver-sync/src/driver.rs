@@ -11,11 +11,13 @@ use crate::device::{SyncDevice, SyncDeviceOptions};
 pub const PARAMETERS: &[ParameterInfo] = &[
     ParameterInfo {
         name: "loaders",
-        description: "comma-separated executable loader names to enable (default: every linked loader)",
+        description:
+            "comma-separated executable loader names to enable (default: every linked loader)",
     },
     ParameterInfo {
         name: "inline_execution",
-        description: "true/false: run one-shot inline command buffers while recording (default true)",
+        description:
+            "true/false: run one-shot inline command buffers while recording (default true)",
     },
 ];
 
@@ -27,11 +29,18 @@ pub struct SyncDriver;
 pub const DEVICE_PATH: &str = "host";
 
 fn device_info() -> DeviceInfo {
-    DeviceInfo { id: 0, name: "host CPU (synchronous)".to_string(), path: DEVICE_PATH.to_string() }
+    DeviceInfo {
+        id: 0,
+        name: "host CPU (synchronous)".to_string(),
+        path: DEVICE_PATH.to_string(),
+    }
 }
 
 /// Picks the loaders named in `list` from `available`, naming the first unknown one.
-fn select_loaders(list: &str, available: Vec<Arc<dyn ExecutableLoader>>) -> Result<Vec<Arc<dyn ExecutableLoader>>> {
+fn select_loaders(
+    list: &str,
+    available: Vec<Arc<dyn ExecutableLoader>>,
+) -> Result<Vec<Arc<dyn ExecutableLoader>>> {
     let mut selected = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let loader = available.iter().find(|l| l.name() == name).ok_or_else(|| {
@@ -40,7 +49,10 @@ fn select_loaders(list: &str, available: Vec<Arc<dyn ExecutableLoader>>) -> Resu
                 "parameter 'loaders' names unknown loader '{name}'; linked loaders: {names:?}"
             ))
         })?;
-        if !selected.iter().any(|l: &Arc<dyn ExecutableLoader>| Arc::ptr_eq(l, loader)) {
+        if !selected
+            .iter()
+            .any(|l: &Arc<dyn ExecutableLoader>| Arc::ptr_eq(l, loader))
+        {
             selected.push(loader.clone());
         }
     }

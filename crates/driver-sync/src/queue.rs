@@ -89,10 +89,17 @@ pub fn submit(operation: QueueOperation) -> Result<()> {
         registrations: Mutex::new(Vec::new()),
     });
     for wait in unreached {
-        let semaphore = LocalSemaphore::from_handle(&wait.semaphore).map_err(|s| Status::internal(s.to_string()))?;
+        let semaphore = LocalSemaphore::from_handle(&wait.semaphore)
+            .map_err(|s| Status::internal(s.to_string()))?;
         let callback_target = parked.clone();
-        if let Some(id) = semaphore.add_timepoint(wait.value, Box::new(move |result| callback_target.on_wait_resolved(result))) {
-            parked.registrations.lock().push((wait.semaphore.clone(), id));
+        if let Some(id) = semaphore.add_timepoint(
+            wait.value,
+            Box::new(move |result| callback_target.on_wait_resolved(result)),
+        ) {
+            parked
+                .registrations
+                .lock()
+                .push((wait.semaphore.clone(), id));
         }
     }
     parked.on_wait_resolved(Ok(()));

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use hal_core::{
-    create_device, BufferParams, BufferRef, CommandBufferParams, Device, Executable, ExecutableParams, FillPattern,
-    StatusCode, Timeout, WaitMode, Workgroups,
+    create_device, BufferParams, BufferRef, CommandBufferParams, Device, Executable,
+    ExecutableParams, FillPattern, StatusCode, Timeout, WaitMode, Workgroups,
 };
 
 use cts_kernels as _;
@@ -22,7 +22,12 @@ fn device() -> Device {
 
 fn kernels(device: &Device) -> Executable {
     let cache = device.create_executable_cache().unwrap();
-    cache.prepare_executable(&ExecutableParams::new("static", cts_kernels::KERNELS_LIBRARY_NAME.as_bytes())).unwrap()
+    cache
+        .prepare_executable(&ExecutableParams::new(
+            "static",
+            cts_kernels::KERNELS_LIBRARY_NAME.as_bytes(),
+        ))
+        .unwrap()
 }
 
 #[test]
@@ -80,7 +85,13 @@ fn failing_kernel_in_an_inline_buffer_fails_the_submission_and_downstream() -> R
     let executable = kernels(&device);
     let mut command_buffer = device.create_command_buffer(CommandBufferParams::one_shot_inline())?;
     command_buffer.begin()?;
-    command_buffer.dispatch(&executable, executable.lookup_export("fail")?, Workgroups::Static([1, 1, 1]), &[], &[])?;
+    command_buffer.dispatch(
+        &executable,
+        executable.lookup_export("fail")?,
+        Workgroups::Static([1, 1, 1]),
+        &[],
+        &[],
+    )?;
     command_buffer.end()?;
     let first = device.create_semaphore(0)?;
     let second = device.create_semaphore(0)?;
@@ -116,29 +127,61 @@ fn bad_inputs_are_typed_errors() -> Result<()> {
     command_buffer.begin()?;
     let abs = executable.lookup_export("abs")?;
     let beyond = command_buffer
-        .dispatch(&executable, abs, Workgroups::Static([1, 1, 1]), &[], &[BufferRef::range(&buffer, 8, 16)])
+        .dispatch(
+            &executable,
+            abs,
+            Workgroups::Static([1, 1, 1]),
+            &[],
+            &[BufferRef::range(&buffer, 8, 16)],
+        )
         .unwrap_err();
     assert_eq!(beyond.code(), StatusCode::OutOfRange, "{beyond}");
-    let misaligned = command_buffer.fill(BufferRef::range(&buffer, 2, 4), FillPattern::U32(1)).unwrap_err();
-    assert_eq!(misaligned.code(), StatusCode::InvalidArgument, "{misaligned}");
+    let misaligned = command_buffer
+        .fill(BufferRef::range(&buffer, 2, 4), FillPattern::U32(1))
+        .unwrap_err();
+    assert_eq!(
+        misaligned.code(),
+        StatusCode::InvalidArgument,
+        "{misaligned}"
+    );
     let constants = command_buffer
-        .dispatch(&executable, abs, Workgroups::Static([1, 1, 1]), &[1], &[BufferRef::whole(&buffer)])
+        .dispatch(
+            &executable,
+            abs,
+            Workgroups::Static([1, 1, 1]),
+            &[1],
+            &[BufferRef::whole(&buffer)],
+        )
         .unwrap_err();
     assert_eq!(constants.code(), StatusCode::InvalidArgument);
-    assert!(constants.message().contains("takes 0 constants, but 1"), "{constants}");
-    let unfinished = device.queue_execute(&[], &[], &command_buffer, &[]).unwrap_err();
-    assert_eq!(unfinished.code(), StatusCode::FailedPrecondition, "{unfinished}");
+    assert!(
+        constants.message().contains("takes 0 constants, but 1"),
+        "{constants}"
+    );
+    let unfinished = device
+        .queue_execute(&[], &[], &command_buffer, &[])
+        .unwrap_err();
+    assert_eq!(
+        unfinished.code(),
+        StatusCode::FailedPrecondition,
+        "{unfinished}"
+    );
 
     let semaphore = device.create_semaphore(5)?;
     let lower = semaphore.signal(3).unwrap_err();
     assert_eq!(lower.code(), StatusCode::InvalidArgument);
     assert_eq!(semaphore.query()?, 5);
     let started = Instant::now();
-    let late = semaphore.wait(6, Timeout::Deadline(started + Duration::from_millis(20))).unwrap_err();
+    let late = semaphore
+        .wait(6, Timeout::Deadline(started + Duration::from_millis(20)))
+        .unwrap_err();
     assert_eq!(late.code(), StatusCode::DeadlineExceeded);
     assert!(started.elapsed() >= Duration::from_millis(20));
 
-    let mapping = buffer.map_read(8, 9).err().expect("mapping beyond the end fails");
+    let mapping = buffer
+        .map_read(8, 9)
+        .err()
+        .expect("mapping beyond the end fails");
     assert_eq!(mapping.code(), StatusCode::OutOfRange);
     Ok(())
 }

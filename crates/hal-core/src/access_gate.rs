@@ -29,12 +29,16 @@ pub struct AccessGate {
 impl AccessGate {
     /// A gate for memory that is already allocated.
     pub fn committed() -> AccessGate {
-        AccessGate { state: AtomicU64::new(COMMITTED) }
+        AccessGate {
+            state: AtomicU64::new(COMMITTED),
+        }
     }
 
     /// A gate for memory that will be allocated later by [`AccessGate::mark_committed`].
     pub fn uncommitted() -> AccessGate {
-        AccessGate { state: AtomicU64::new(0) }
+        AccessGate {
+            state: AtomicU64::new(0),
+        }
     }
 
     /// Whether the memory is allocated and not yet released.
@@ -43,7 +47,6 @@ impl AccessGate {
     }
 
     #[inline]
-
     fn unavailable(state: u64) -> Option<Status> {
         if state & RELEASED != 0 {
             Some(Status::failed_precondition(
@@ -59,7 +62,6 @@ impl AccessGate {
     }
 
     #[inline]
-
     fn transition(&self, step: impl Fn(u64) -> Result<u64>) -> Result<()> {
         let mut current = self.state.load(Ordering::Relaxed);
         loop {
@@ -83,13 +85,17 @@ impl AccessGate {
                 return Err(status);
             }
             if s & WRITER != 0 {
-                return Err(Status::failed_precondition("buffer is mapped for writing by the host"));
+                return Err(Status::failed_precondition(
+                    "buffer is mapped for writing by the host",
+                ));
             }
             if s & DEVICE_MASK != 0 {
                 return Err(Self::busy_with_device(s));
             }
             if s & READER_MASK == READER_MASK {
-                return Err(Status::resource_exhausted("too many concurrent host mappings"));
+                return Err(Status::resource_exhausted(
+                    "too many concurrent host mappings",
+                ));
             }
             Ok(s + READER_ONE)
         })
@@ -138,7 +144,9 @@ impl AccessGate {
                 ));
             }
             if s & DEVICE_MASK == DEVICE_MASK {
-                return Err(Status::resource_exhausted("too many concurrent device uses"));
+                return Err(Status::resource_exhausted(
+                    "too many concurrent device uses",
+                ));
             }
             Ok(s + DEVICE_ONE)
         })
@@ -154,10 +162,14 @@ impl AccessGate {
     pub fn mark_committed(&self) -> Result<()> {
         self.transition(|s| {
             if s & RELEASED != 0 {
-                return Err(Status::failed_precondition("buffer memory was already released"));
+                return Err(Status::failed_precondition(
+                    "buffer memory was already released",
+                ));
             }
             if s & COMMITTED != 0 {
-                return Err(Status::failed_precondition("buffer memory is already allocated"));
+                return Err(Status::failed_precondition(
+                    "buffer memory is already allocated",
+                ));
             }
             Ok(s | COMMITTED)
         })

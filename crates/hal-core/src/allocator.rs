@@ -139,7 +139,10 @@ impl Allocator {
             )));
         }
         // SAFETY: the caller upholds this function's contract, which is the impl's.
-        unsafe { self.0.import_host(&params, HostAllocation { ptr, len, release }) }
+        unsafe {
+            self.0
+                .import_host(&params, HostAllocation { ptr, len, release })
+        }
     }
 
     /// Current counters.

@@ -34,11 +34,15 @@ pub trait BufferStorage: Send + Sync + 'static {
     fn host_ptr(&self) -> *mut u8;
     /// Allocates the memory of storage created uncommitted (by a queue alloca).
     fn commit(&self) -> Result<()> {
-        Err(Status::unimplemented("this buffer's memory cannot be committed later"))
+        Err(Status::unimplemented(
+            "this buffer's memory cannot be committed later",
+        ))
     }
     /// Releases the memory (queue dealloca). Fails if anyone still uses it.
     fn decommit(&self) -> Result<()> {
-        Err(Status::unimplemented("this buffer's memory cannot be released early"))
+        Err(Status::unimplemented(
+            "this buffer's memory cannot be released early",
+        ))
     }
     /// For drivers that downcast their own storage.
     fn as_any(&self) -> &dyn Any;
@@ -71,7 +75,11 @@ impl fmt::Debug for Buffer {
 /// Checks `offset`/`length` against a range of `size` bytes; [`WHOLE_BUFFER`] means "to the end".
 /// Returns the concrete length.
 #[inline]
-pub fn resolve_range(size: DeviceSize, offset: DeviceSize, length: DeviceSize) -> Result<DeviceSize> {
+pub fn resolve_range(
+    size: DeviceSize,
+    offset: DeviceSize,
+    length: DeviceSize,
+) -> Result<DeviceSize> {
     if offset <= size {
         if length == WHOLE_BUFFER {
             return Ok(size - offset);
@@ -87,9 +95,13 @@ pub fn resolve_range(size: DeviceSize, offset: DeviceSize, length: DeviceSize) -
 #[inline(never)]
 fn range_error(size: DeviceSize, offset: DeviceSize, length: DeviceSize) -> Status {
     if offset > size {
-        Status::out_of_range(format!("offset {offset} is past the end of a {size}-byte range"))
+        Status::out_of_range(format!(
+            "offset {offset} is past the end of a {size}-byte range"
+        ))
     } else {
-        Status::out_of_range(format!("range [{offset}, {offset} + {length}) is beyond the {size}-byte buffer"))
+        Status::out_of_range(format!(
+            "range [{offset}, {offset} + {length}) is beyond the {size}-byte buffer"
+        ))
     }
 }
 
@@ -200,7 +212,11 @@ impl Buffer {
                 self.0.memory_type
             )));
         }
-        if !self.0.usage.intersects(BufferUsage::MAPPING_SCOPED | BufferUsage::MAPPING_PERSISTENT) {
+        if !self
+            .0
+            .usage
+            .intersects(BufferUsage::MAPPING_SCOPED | BufferUsage::MAPPING_PERSISTENT)
+        {
             return Err(Status::permission_denied(format!(
                 "buffer usage {:?} does not allow mapping",
                 self.0.usage
@@ -232,7 +248,11 @@ impl Buffer {
         length: DeviceSize,
         discard: bool,
     ) -> Result<MappedWrite<'_>> {
-        let access = if discard { MemoryAccess::DISCARD_WRITE } else { MemoryAccess::WRITE };
+        let access = if discard {
+            MemoryAccess::DISCARD_WRITE
+        } else {
+            MemoryAccess::WRITE
+        };
         self.require_mappable(access)?;
         let length = self.resolve_range(offset, length)?;
         MappedWrite::new(self, self.0.storage_offset + offset, length)
@@ -316,20 +336,28 @@ impl Buffer {
     #[inline]
     pub fn acquire_device(&self) -> Result<DeviceAccess> {
         self.0.storage.gate().acquire_device()?;
-        Ok(DeviceAccess { storage: self.0.storage.clone() })
+        Ok(DeviceAccess {
+            storage: self.0.storage.clone(),
+        })
     }
 }
 
 #[cold]
 #[inline(never)]
 fn usage_error(needed: BufferUsage, allowed: BufferUsage, what: &str) -> Status {
-    Status::permission_denied(format!("{what} needs buffer usage {needed:?}, but the buffer allows only {allowed:?}"))
+    Status::permission_denied(format!(
+        "{what} needs buffer usage {needed:?}, but the buffer allows only {allowed:?}"
+    ))
 }
 
 /// Checks that a fill of `length` bytes at `offset` is aligned to the pattern length.
-pub fn check_fill_alignment(offset: DeviceSize, length: DeviceSize, pattern: FillPattern) -> Result<()> {
-    let size = pattern.len();
-    if offset % size != 0 || length % size != 0 {
+pub fn check_fill_alignment(
+    offset: DeviceSize,
+    length: DeviceSize,
+    pattern: FillPattern,
+) -> Result<()> {
+    let size = pattern.width();
+    if !offset.is_multiple_of(size) || !length.is_multiple_of(size) {
         return Err(Status::invalid_argument(format!(
             "fill offset {offset} and length {length} must be multiples of the {size}-byte pattern"
         )));
@@ -382,6 +410,8 @@ impl Drop for DeviceAccess {
 
 impl fmt::Debug for DeviceAccess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeviceAccess").field("base", &self.base_ptr()).finish()
+        f.debug_struct("DeviceAccess")
+            .field("base", &self.base_ptr())
+            .finish()
     }
 }

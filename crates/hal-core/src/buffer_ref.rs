@@ -30,17 +30,29 @@ pub enum BufferRef<'a> {
 impl<'a> BufferRef<'a> {
     /// The whole of `buffer`.
     pub fn whole(buffer: &'a Buffer) -> BufferRef<'a> {
-        BufferRef::Direct { buffer, offset: 0, length: WHOLE_BUFFER }
+        BufferRef::Direct {
+            buffer,
+            offset: 0,
+            length: WHOLE_BUFFER,
+        }
     }
 
     /// `[offset, offset + length)` of `buffer`.
     pub fn range(buffer: &'a Buffer, offset: DeviceSize, length: DeviceSize) -> BufferRef<'a> {
-        BufferRef::Direct { buffer, offset, length }
+        BufferRef::Direct {
+            buffer,
+            offset,
+            length,
+        }
     }
 
     /// `[offset, offset + length)` of binding-table slot `slot`.
     pub fn slot(slot: u32, offset: DeviceSize, length: DeviceSize) -> BufferRef<'static> {
-        BufferRef::Slot { slot, offset, length }
+        BufferRef::Slot {
+            slot,
+            offset,
+            length,
+        }
     }
 
     /// The byte offset of the reference.
@@ -66,20 +78,37 @@ impl<'a> BufferRef<'a> {
         'a: 't,
     {
         match *self {
-            BufferRef::Direct { buffer, offset, length } => {
+            BufferRef::Direct {
+                buffer,
+                offset,
+                length,
+            } => {
                 let length = buffer.resolve_range(offset, length)?;
-                Ok(ResolvedRef { buffer, offset, length })
+                Ok(ResolvedRef {
+                    buffer,
+                    offset,
+                    length,
+                })
             }
-            BufferRef::Slot { slot, offset, length } => {
+            BufferRef::Slot {
+                slot,
+                offset,
+                length,
+            } => {
                 let entry = table.get(slot as usize).ok_or_else(|| {
                     Status::out_of_range(format!(
                         "binding table slot {slot} is out of range; the table has {} entries",
                         table.len()
                     ))
                 })?;
-                let length = resolve_range(entry.length, offset, length)
-                    .map_err(|status| status.with_context(format!("in binding table slot {slot}")))?;
-                Ok(ResolvedRef { buffer: &entry.buffer, offset: entry.offset + offset, length })
+                let length = resolve_range(entry.length, offset, length).map_err(|status| {
+                    status.with_context(format!("in binding table slot {slot}"))
+                })?;
+                Ok(ResolvedRef {
+                    buffer: &entry.buffer,
+                    offset: entry.offset + offset,
+                    length,
+                })
             }
         }
     }

@@ -74,7 +74,9 @@ impl CommandBufferParams {
 
     /// Checks the combination of flags.
     pub fn validate(&self) -> Result<()> {
-        if self.mode.contains(CommandBufferMode::ALLOW_INLINE_EXECUTION)
+        if self
+            .mode
+            .contains(CommandBufferMode::ALLOW_INLINE_EXECUTION)
             && !self.mode.contains(CommandBufferMode::ONE_SHOT)
         {
             return Err(Status::invalid_argument(
@@ -82,7 +84,9 @@ impl CommandBufferParams {
             ));
         }
         if self.categories.is_empty() {
-            return Err(Status::invalid_argument("a command buffer needs at least one category"));
+            return Err(Status::invalid_argument(
+                "a command buffer needs at least one category",
+            ));
         }
         Ok(())
     }
@@ -231,7 +235,6 @@ impl CommandBuffer {
     }
 
     #[inline]
-
     fn require_recording(&self, what: &str) -> Result<()> {
         if self.state != RecordingState::Recording {
             return Err(Status::failed_precondition(format!(
@@ -243,7 +246,6 @@ impl CommandBuffer {
     }
 
     #[inline]
-
     fn require_category(&self, category: CommandCategory, what: &str) -> Result<()> {
         self.require_recording(what)?;
         if !self.params.categories.contains(category) {
@@ -258,9 +260,18 @@ impl CommandBuffer {
     /// Validates a reference and returns its length if known now (direct refs, or slots with a
     /// concrete length). Slot uses are recorded for checking at submit.
     #[inline]
-    fn check_ref(&mut self, r: &BufferRef<'_>, usage: BufferUsage, what: &str) -> Result<Option<DeviceSize>> {
+    fn check_ref(
+        &mut self,
+        r: &BufferRef<'_>,
+        usage: BufferUsage,
+        what: &str,
+    ) -> Result<Option<DeviceSize>> {
         match *r {
-            BufferRef::Direct { buffer, offset, length } => {
+            BufferRef::Direct {
+                buffer,
+                offset,
+                length,
+            } => {
                 buffer.require_usage(usage, what)?;
                 match buffer.resolve_range(offset, length) {
                     Ok(length) => Ok(Some(length)),
@@ -273,10 +284,19 @@ impl CommandBuffer {
 
     /// Records a slot reference's requirement on the binding table (checked at submit).
     #[inline(never)]
-    fn record_slot_use(&mut self, r: &BufferRef<'_>, usage: BufferUsage, what: &str) -> Result<Option<DeviceSize>> {
+    fn record_slot_use(
+        &mut self,
+        r: &BufferRef<'_>,
+        usage: BufferUsage,
+        what: &str,
+    ) -> Result<Option<DeviceSize>> {
         match *r {
             BufferRef::Direct { .. } => unreachable!("only called for slots"),
-            BufferRef::Slot { slot, offset, length } => {
+            BufferRef::Slot {
+                slot,
+                offset,
+                length,
+            } => {
                 if slot >= self.params.binding_capacity {
                     return Err(Status::out_of_range(format!(
                         "{what}: binding table slot {slot} is beyond the command buffer's binding capacity {}",
@@ -287,7 +307,9 @@ impl CommandBuffer {
                     offset
                 } else {
                     offset.checked_add(length).ok_or_else(|| {
-                        Status::out_of_range(format!("{what}: offset {offset} + length {length} overflows"))
+                        Status::out_of_range(format!(
+                            "{what}: offset {offset} + length {length} overflows"
+                        ))
                     })?
                 };
                 let index = slot as usize;
@@ -377,8 +399,18 @@ impl CommandBuffer {
         }
         let target = with_length(target, length);
         self.check_ref(&target, BufferUsage::TRANSFER_TARGET, "copy target")?;
-        if let (BufferRef::Direct { buffer: a, offset: ao, .. }, BufferRef::Direct { buffer: b, offset: bo, .. }) =
-            (source, target)
+        if let (
+            BufferRef::Direct {
+                buffer: a,
+                offset: ao,
+                ..
+            },
+            BufferRef::Direct {
+                buffer: b,
+                offset: bo,
+                ..
+            },
+        ) = (source, target)
         {
             if a.same_allocation(b) {
                 check_no_overlap(a.storage_offset() + ao, b.storage_offset() + bo, length)?;
@@ -413,12 +445,21 @@ impl CommandBuffer {
             )?;
             check_indirect_parameters(parameters.offset(), length)?;
         }
-        self.inner.dispatch(&Dispatch { executable, ordinal, workgroups, constants, bindings })
+        self.inner.dispatch(&Dispatch {
+            executable,
+            ordinal,
+            workgroups,
+            constants,
+            bindings,
+        })
     }
 
     /// Checks that the buffer can be submitted with `binding_table` and resolves the table.
     /// Marks one-shot buffers as submitted.
-    pub fn prepare_submit(&self, binding_table: &[BufferRef<'_>]) -> Result<Vec<BindingTableEntry>> {
+    pub fn prepare_submit(
+        &self,
+        binding_table: &[BufferRef<'_>],
+    ) -> Result<Vec<BindingTableEntry>> {
         if self.state != RecordingState::Executable {
             return Err(Status::failed_precondition(format!(
                 "cannot submit a command buffer in state {:?}; call end first",
@@ -427,7 +468,9 @@ impl CommandBuffer {
         }
         let table = resolve_binding_table(binding_table)?;
         for (slot, requirement) in self.slot_requirements.iter().enumerate() {
-            let Some(requirement) = requirement else { continue };
+            let Some(requirement) = requirement else {
+                continue;
+            };
             let entry = table.get(slot).ok_or_else(|| {
                 Status::invalid_argument(format!(
                     "the command buffer uses binding table slot {slot}, but the table has {} entries",
@@ -457,16 +500,26 @@ impl CommandBuffer {
 
 fn with_length<'a>(r: BufferRef<'a>, length: DeviceSize) -> BufferRef<'a> {
     match r {
-        BufferRef::Direct { buffer, offset, .. } => BufferRef::Direct { buffer, offset, length },
-        BufferRef::Slot { slot, offset, .. } => BufferRef::Slot { slot, offset, length },
+        BufferRef::Direct { buffer, offset, .. } => BufferRef::Direct {
+            buffer,
+            offset,
+            length,
+        },
+        BufferRef::Slot { slot, offset, .. } => BufferRef::Slot {
+            slot,
+            offset,
+            length,
+        },
     }
 }
 
 #[inline]
-
 fn require_dispatch_usage(binding: &BufferRef<'_>) -> Result<()> {
     if let BufferRef::Direct { buffer, .. } = binding {
-        if !buffer.usage().intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ) {
+        if !buffer
+            .usage()
+            .intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ)
+        {
             return Err(Status::permission_denied(format!(
                 "dispatch bindings need a DISPATCH_STORAGE usage, but the buffer allows only {:?}",
                 buffer.usage()
@@ -507,7 +560,7 @@ pub fn validate_dispatch_shape(
 /// Checks an indirect-parameters reference at `offset` with `length` bytes (if known now):
 /// 4-byte aligned, at least 12 bytes.
 pub fn check_indirect_parameters(offset: DeviceSize, length: Option<DeviceSize>) -> Result<()> {
-    if offset % 4 != 0 {
+    if !offset.is_multiple_of(4) {
         return Err(Status::invalid_argument(format!(
             "indirect workgroup count offset {offset} is not 4-byte aligned"
         )));
@@ -527,11 +580,19 @@ pub fn resolve_binding_table(table: &[BufferRef<'_>]) -> Result<Vec<BindingTable
         .iter()
         .enumerate()
         .map(|(slot, entry)| match *entry {
-            BufferRef::Direct { buffer, offset, length } => {
+            BufferRef::Direct {
+                buffer,
+                offset,
+                length,
+            } => {
                 let length = buffer.resolve_range(offset, length).map_err(|status| {
                     status.with_context(format!("in binding table entry {slot}"))
                 })?;
-                Ok(BindingTableEntry { buffer: Buffer::clone(buffer), offset, length })
+                Ok(BindingTableEntry {
+                    buffer: Buffer::clone(buffer),
+                    offset,
+                    length,
+                })
             }
             BufferRef::Slot { .. } => Err(Status::invalid_argument(format!(
                 "binding table entry {slot} is itself a slot reference; entries must be buffers"

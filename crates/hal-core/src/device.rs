@@ -39,7 +39,10 @@ pub trait DeviceImpl: Send + Sync + 'static {
     /// How many workgroups of one dispatch may run at once.
     fn dispatch_concurrency(&self) -> u32;
     /// Creates a command buffer (params validated).
-    fn create_command_buffer(&self, params: &CommandBufferParams) -> Result<Box<dyn CommandBufferImpl>>;
+    fn create_command_buffer(
+        &self,
+        params: &CommandBufferParams,
+    ) -> Result<Box<dyn CommandBufferImpl>>;
     /// Creates a semaphore with an initial value.
     fn create_semaphore(&self, initial_value: u64) -> Result<Semaphore>;
     /// Creates an event.
@@ -54,7 +57,12 @@ pub trait DeviceImpl: Send + Sync + 'static {
         Ok(())
     }
     /// Waits on several timepoints.
-    fn wait_semaphores(&self, mode: WaitMode, timepoints: &[Timepoint], timeout: Timeout) -> Result<()>;
+    fn wait_semaphores(
+        &self,
+        mode: WaitMode,
+        timepoints: &[Timepoint],
+        timeout: Timeout,
+    ) -> Result<()>;
     /// For drivers that downcast their own devices.
     fn as_any(&self) -> &dyn Any;
 }
@@ -72,15 +80,30 @@ impl fmt::Debug for Device {
     }
 }
 
-fn entry(buffer: &Buffer, offset: DeviceSize, length: DeviceSize, usage: BufferUsage, what: &str) -> Result<BindingTableEntry> {
+fn entry(
+    buffer: &Buffer,
+    offset: DeviceSize,
+    length: DeviceSize,
+    usage: BufferUsage,
+    what: &str,
+) -> Result<BindingTableEntry> {
     buffer.require_usage(usage, what)?;
-    let length = buffer.resolve_range(offset, length).map_err(|s| s.with_context(what.to_string()))?;
-    Ok(BindingTableEntry { buffer: buffer.clone(), offset, length })
+    let length = buffer
+        .resolve_range(offset, length)
+        .map_err(|s| s.with_context(what.to_string()))?;
+    Ok(BindingTableEntry {
+        buffer: buffer.clone(),
+        offset,
+        length,
+    })
 }
 
 fn check_signals(signals: &[Timepoint]) -> Result<()> {
     for (i, signal) in signals.iter().enumerate() {
-        if signals[..i].iter().any(|other| other.semaphore.ptr_eq(&signal.semaphore)) {
+        if signals[..i]
+            .iter()
+            .any(|other| other.semaphore.ptr_eq(&signal.semaphore))
+        {
             return Err(Status::invalid_argument(format!(
                 "signal list names the same semaphore twice (entry {i}, value {})",
                 signal.value
@@ -134,7 +157,10 @@ impl Device {
     /// Creates a command buffer.
     pub fn create_command_buffer(&self, params: CommandBufferParams) -> Result<CommandBuffer> {
         params.validate()?;
-        Ok(CommandBuffer::new(self.0.create_command_buffer(&params)?, params))
+        Ok(CommandBuffer::new(
+            self.0.create_command_buffer(&params)?,
+            params,
+        ))
     }
 
     /// Creates a timeline semaphore starting at `initial_value`.
@@ -159,7 +185,11 @@ impl Device {
 
     fn submit(&self, waits: &[Timepoint], signals: &[Timepoint], work: QueueWork) -> Result<()> {
         check_signals(signals)?;
-        self.0.queue_submit(QueueOperation { waits: waits.to_vec(), signals: signals.to_vec(), work })
+        self.0.queue_submit(QueueOperation {
+            waits: waits.to_vec(),
+            signals: signals.to_vec(),
+            work,
+        })
     }
 
     /// Once `waits` are reached, runs `command_buffer` with `binding_table`, then signals.
@@ -172,7 +202,14 @@ impl Device {
     ) -> Result<()> {
         let binding_table = command_buffer.prepare_submit(binding_table)?;
         let submission = command_buffer.inner().submission().into();
-        self.submit(waits, signals, QueueWork::Execute { submission, binding_table })
+        self.submit(
+            waits,
+            signals,
+            QueueWork::Execute {
+                submission,
+                binding_table,
+            },
+        )
     }
 
     /// Once `waits` are reached, signals `signals`.
@@ -190,7 +227,13 @@ impl Device {
         length: DeviceSize,
         pattern: FillPattern,
     ) -> Result<()> {
-        let target = entry(target, offset, length, BufferUsage::TRANSFER_TARGET, "queue fill target")?;
+        let target = entry(
+            target,
+            offset,
+            length,
+            BufferUsage::TRANSFER_TARGET,
+            "queue fill target",
+        )?;
         check_fill_alignment(target.offset, target.length, pattern)?;
         self.submit(waits, signals, QueueWork::Fill { target, pattern })
     }
@@ -204,8 +247,21 @@ impl Device {
         target: &Buffer,
         offset: DeviceSize,
     ) -> Result<()> {
-        let target = entry(target, offset, data.len() as DeviceSize, BufferUsage::TRANSFER_TARGET, "queue update target")?;
-        self.submit(waits, signals, QueueWork::Update { data: data.to_vec(), target })
+        let target = entry(
+            target,
+            offset,
+            data.len() as DeviceSize,
+            BufferUsage::TRANSFER_TARGET,
+            "queue update target",
+        )?;
+        self.submit(
+            waits,
+            signals,
+            QueueWork::Update {
+                data: data.to_vec(),
+                target,
+            },
+        )
     }
 
     /// Copies `length` bytes from `source` at `source_offset` to `target` at `target_offset`.
@@ -220,8 +276,20 @@ impl Device {
         target_offset: DeviceSize,
         length: DeviceSize,
     ) -> Result<()> {
-        let source = entry(source, source_offset, length, BufferUsage::TRANSFER_SOURCE, "queue copy source")?;
-        let target = entry(target, target_offset, source.length, BufferUsage::TRANSFER_TARGET, "queue copy target")?;
+        let source = entry(
+            source,
+            source_offset,
+            length,
+            BufferUsage::TRANSFER_SOURCE,
+            "queue copy source",
+        )?;
+        let target = entry(
+            target,
+            target_offset,
+            source.length,
+            BufferUsage::TRANSFER_TARGET,
+            "queue copy target",
+        )?;
         if source.buffer.same_allocation(&target.buffer) {
             check_no_overlap(
                 source.buffer.storage_offset() + source.offset,
@@ -247,7 +315,11 @@ impl Device {
         validate_dispatch_shape(executable, ordinal, constants, bindings)?;
         let mut resolved = resolve_binding_table(bindings)?;
         for (index, binding) in resolved.iter_mut().enumerate() {
-            if !binding.buffer.usage().intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ) {
+            if !binding
+                .buffer
+                .usage()
+                .intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ)
+            {
                 return Err(Status::permission_denied(format!(
                     "dispatch binding {index} needs a DISPATCH_STORAGE usage, but the buffer allows only {:?}",
                     binding.buffer.usage()
@@ -258,7 +330,10 @@ impl Device {
             crate::Workgroups::Static(counts) => QueueWorkgroups::Static(counts),
             crate::Workgroups::Indirect(parameters) => {
                 let entry = resolve_binding_table(&[parameters])?.remove(0);
-                entry.buffer.require_usage(BufferUsage::DISPATCH_INDIRECT_PARAMETERS, "indirect workgroup count")?;
+                entry.buffer.require_usage(
+                    BufferUsage::DISPATCH_INDIRECT_PARAMETERS,
+                    "indirect workgroup count",
+                )?;
                 check_indirect_parameters(entry.offset, Some(entry.length))?;
                 QueueWorkgroups::Indirect(entry)
             }
@@ -286,13 +361,30 @@ impl Device {
         size: DeviceSize,
     ) -> Result<Buffer> {
         let buffer = self.allocator().allocate_uncommitted(params, size)?;
-        self.submit(waits, signals, QueueWork::Alloca { buffer: buffer.clone() })?;
+        self.submit(
+            waits,
+            signals,
+            QueueWork::Alloca {
+                buffer: buffer.clone(),
+            },
+        )?;
         Ok(buffer)
     }
 
     /// Releases `buffer`'s memory once `waits` are reached. Later use of the buffer is an error.
-    pub fn queue_dealloca(&self, waits: &[Timepoint], signals: &[Timepoint], buffer: &Buffer) -> Result<()> {
-        self.submit(waits, signals, QueueWork::Dealloca { buffer: buffer.clone() })
+    pub fn queue_dealloca(
+        &self,
+        waits: &[Timepoint],
+        signals: &[Timepoint],
+        buffer: &Buffer,
+    ) -> Result<()> {
+        self.submit(
+            waits,
+            signals,
+            QueueWork::Dealloca {
+                buffer: buffer.clone(),
+            },
+        )
     }
 
     /// Calls `call` on a host thread once `waits` are reached; an error it returns fails the
@@ -303,7 +395,13 @@ impl Device {
         signals: &[Timepoint],
         call: impl FnOnce() -> Result<()> + Send + 'static,
     ) -> Result<()> {
-        self.submit(waits, signals, QueueWork::HostCall { call: Box::new(call) })
+        self.submit(
+            waits,
+            signals,
+            QueueWork::HostCall {
+                call: Box::new(call),
+            },
+        )
     }
 
     /// Makes sure queued work will make progress.
@@ -313,7 +411,12 @@ impl Device {
 
     /// Waits until all (or any) of `timepoints` are reached, one fails, or the timeout expires
     /// (`DEADLINE_EXCEEDED`). An empty list succeeds at once.
-    pub fn wait_semaphores(&self, mode: WaitMode, timepoints: &[Timepoint], timeout: impl Into<Timeout>) -> Result<()> {
+    pub fn wait_semaphores(
+        &self,
+        mode: WaitMode,
+        timepoints: &[Timepoint],
+        timeout: impl Into<Timeout>,
+    ) -> Result<()> {
         if timepoints.is_empty() {
             return Ok(());
         }

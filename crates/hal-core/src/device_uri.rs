@@ -27,22 +27,31 @@ pub struct DeviceUri {
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl DeviceUri {
     /// Parses a URI; malformed ones are `INVALID_ARGUMENT` errors that quote the URI.
     pub fn parse(uri: &str) -> Result<DeviceUri> {
-        let bad = |why: &str| Status::invalid_argument(format!("malformed device URI '{uri}': {why}"));
+        let bad =
+            |why: &str| Status::invalid_argument(format!("malformed device URI '{uri}': {why}"));
         let (driver, rest) = match uri.split_once("://") {
             Some((driver, rest)) => (driver, Some(rest)),
             None => (uri, None),
         };
         if !valid_name(driver) {
-            return Err(bad("the driver name must be non-empty letters, digits, '-', '_' or '.'"));
+            return Err(bad(
+                "the driver name must be non-empty letters, digits, '-', '_' or '.'",
+            ));
         }
         let Some(rest) = rest else {
-            return Ok(DeviceUri { driver: driver.to_string(), selector: DeviceSelector::Default, params: Vec::new() });
+            return Ok(DeviceUri {
+                driver: driver.to_string(),
+                selector: DeviceSelector::Default,
+                params: Vec::new(),
+            });
         };
         let (path, query) = match rest.split_once('?') {
             Some((path, query)) => (path, Some(query)),
@@ -52,10 +61,14 @@ impl DeviceUri {
             DeviceSelector::Default
         } else if let Some(ordinal) = path.strip_prefix('@') {
             DeviceSelector::Ordinal(
-                ordinal.parse().map_err(|_| bad(&format!("'@{ordinal}' is not a device ordinal")))?,
+                ordinal
+                    .parse()
+                    .map_err(|_| bad(&format!("'@{ordinal}' is not a device ordinal")))?,
             )
         } else if path.contains(['/', '?', '&', '=', '#']) {
-            return Err(bad(&format!("device path '{path}' contains a reserved character")));
+            return Err(bad(&format!(
+                "device path '{path}' contains a reserved character"
+            )));
         } else {
             DeviceSelector::Path(path.to_string())
         };
@@ -66,7 +79,9 @@ impl DeviceUri {
                     .split_once('=')
                     .ok_or_else(|| bad(&format!("parameter '{pair}' is not key=value")))?;
                 if !valid_name(key) {
-                    return Err(bad(&format!("parameter name '{key}' is empty or has bad characters")));
+                    return Err(bad(&format!(
+                        "parameter name '{key}' is empty or has bad characters"
+                    )));
                 }
                 if params.iter().any(|(existing, _)| existing == key) {
                     return Err(bad(&format!("parameter '{key}' is given twice")));
@@ -74,7 +89,11 @@ impl DeviceUri {
                 params.push((key.to_string(), value.to_string()));
             }
         }
-        Ok(DeviceUri { driver: driver.to_string(), selector, params })
+        Ok(DeviceUri {
+            driver: driver.to_string(),
+            selector,
+            params,
+        })
     }
 }
 
@@ -101,7 +120,12 @@ impl DeviceParams {
 
     /// Parameters from `(&str, &str)` pairs.
     pub fn from_pairs(pairs: &[(&str, &str)]) -> DeviceParams {
-        DeviceParams::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        DeviceParams::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     /// The pairs, in order.
@@ -124,14 +148,21 @@ impl DeviceParams {
 
     /// The raw value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `key` as an unsigned integer in `[min, max]`.
     pub fn get_u64(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>> {
-        let Some(value) = self.get(key) else { return Ok(None) };
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
         let parsed: u64 = value.parse().map_err(|_| {
-            Status::invalid_argument(format!("parameter '{key}' value '{value}' is not an unsigned integer"))
+            Status::invalid_argument(format!(
+                "parameter '{key}' value '{value}' is not an unsigned integer"
+            ))
         })?;
         if parsed < min || parsed > max {
             return Err(Status::out_of_range(format!(
@@ -165,13 +196,28 @@ mod tests {
         assert_eq!(DeviceUri::parse("local-sync://").unwrap(), plain);
         let full = DeviceUri::parse("local-sync://@0?a=1&b=x").unwrap();
         assert_eq!(full.selector, DeviceSelector::Ordinal(0));
-        assert_eq!(full.params, vec![("a".into(), "1".into()), ("b".into(), "x".into())]);
-        assert_eq!(DeviceUri::parse("x://cpu0").unwrap().selector, DeviceSelector::Path("cpu0".into()));
+        assert_eq!(
+            full.params,
+            vec![("a".into(), "1".into()), ("b".into(), "x".into())]
+        );
+        assert_eq!(
+            DeviceUri::parse("x://cpu0").unwrap().selector,
+            DeviceSelector::Path("cpu0".into())
+        );
     }
 
     #[test]
     fn rejects_malformed() {
-        for uri in ["", "://", "bad name", "x://?novalue", "x://?=1", "x://?a=1&a=2", "x://@z", "x://a/b"] {
+        for uri in [
+            "",
+            "://",
+            "bad name",
+            "x://?novalue",
+            "x://?=1",
+            "x://?a=1&a=2",
+            "x://@z",
+            "x://a/b",
+        ] {
             let err = DeviceUri::parse(uri).unwrap_err();
             assert_eq!(err.code(), crate::StatusCode::InvalidArgument, "{uri}");
             assert!(err.message().contains(&format!("'{uri}'")), "{err}");
@@ -182,9 +228,20 @@ mod tests {
     fn typed_values_name_key_and_value() {
         let params = DeviceParams::from_pairs(&[("n", "abc"), ("b", "maybe"), ("big", "99")]);
         let err = params.get_u64("n", 0, 10).unwrap_err();
-        assert!(err.message().contains("'n'") && err.message().contains("'abc'"), "{err}");
-        assert!(params.get_bool("b").unwrap_err().message().contains("'maybe'"));
-        assert!(params.get_u64("big", 0, 10).unwrap_err().message().contains("99"));
+        assert!(
+            err.message().contains("'n'") && err.message().contains("'abc'"),
+            "{err}"
+        );
+        assert!(params
+            .get_bool("b")
+            .unwrap_err()
+            .message()
+            .contains("'maybe'"));
+        assert!(params
+            .get_u64("big", 0, 10)
+            .unwrap_err()
+            .message()
+            .contains("99"));
         assert_eq!(params.get_u64("missing", 0, 1).unwrap(), None);
     }
 }

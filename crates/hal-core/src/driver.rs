@@ -61,7 +61,9 @@ impl Driver {
         let drivers = registered_drivers();
         let registration = drivers.iter().find(|r| r.name == name).ok_or_else(|| {
             let names: Vec<&str> = drivers.iter().map(|r| r.name).collect();
-            Status::not_found(format!("no driver named '{name}'; registered drivers: {names:?}"))
+            Status::not_found(format!(
+                "no driver named '{name}'; registered drivers: {names:?}"
+            ))
         })?;
         Ok(Driver((registration.create)()?))
     }
@@ -101,7 +103,11 @@ impl Driver {
     }
 
     /// Creates the `ordinal`-th enumerated device.
-    pub fn create_device_by_ordinal(&self, ordinal: usize, params: &DeviceParams) -> Result<Device> {
+    pub fn create_device_by_ordinal(
+        &self,
+        ordinal: usize,
+        params: &DeviceParams,
+    ) -> Result<Device> {
         let devices = self.enumerate_devices()?;
         let info = devices.get(ordinal).ok_or_else(|| {
             Status::not_found(format!(

@@ -46,7 +46,9 @@ pub struct Executable(Arc<ExecutableInner>);
 
 impl fmt::Debug for Executable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Executable").field("exports", &self.0.exports).finish()
+        f.debug_struct("Executable")
+            .field("exports", &self.0.exports)
+            .finish()
     }
 }
 
@@ -56,7 +58,9 @@ impl Executable {
     pub fn new(exports: Vec<ExportInfo>, inner: Arc<dyn ExecutableImpl>) -> Result<Executable> {
         for (ordinal, export) in exports.iter().enumerate() {
             if export.name.is_empty() {
-                return Err(Status::invalid_argument(format!("export {ordinal} has an empty name")));
+                return Err(Status::invalid_argument(format!(
+                    "export {ordinal} has an empty name"
+                )));
             }
             if export.constant_count > MAX_CONSTANT_COUNT {
                 return Err(Status::invalid_argument(format!(
@@ -70,7 +74,10 @@ impl Executable {
                     export.name, export.binding_count
                 )));
             }
-            if exports[..ordinal].iter().any(|other| other.name == export.name) {
+            if exports[..ordinal]
+                .iter()
+                .any(|other| other.name == export.name)
+            {
                 return Err(Status::invalid_argument(format!(
                     "export name '{}' appears twice",
                     export.name
@@ -78,7 +85,11 @@ impl Executable {
             }
         }
         let inner_type = inner.as_any().type_id();
-        Ok(Executable(Arc::new(ExecutableInner { exports: exports.into(), inner, inner_type })))
+        Ok(Executable(Arc::new(ExecutableInner {
+            exports: exports.into(),
+            inner,
+            inner_type,
+        })))
     }
 
     /// The driver's executable.
@@ -122,14 +133,17 @@ impl Executable {
 
     /// The ordinal of the export named `name`, or `NOT_FOUND`.
     pub fn lookup_export(&self, name: &str) -> Result<u32> {
-        self.0.exports.iter().position(|export| export.name == name).map(|i| i as u32).ok_or_else(
-            || {
+        self.0
+            .exports
+            .iter()
+            .position(|export| export.name == name)
+            .map(|i| i as u32)
+            .ok_or_else(|| {
                 let names: Vec<&str> = self.0.exports.iter().map(|e| e.name.as_str()).collect();
                 Status::not_found(format!(
                     "no export named '{name}'; the executable exports {names:?}"
                 ))
-            },
-        )
+            })
     }
 
     /// Whether two handles refer to the same executable.
@@ -152,7 +166,11 @@ pub struct ExecutableParams<'a> {
 impl<'a> ExecutableParams<'a> {
     /// Parameters without executable constants.
     pub fn new(format: &'a str, data: &'a [u8]) -> ExecutableParams<'a> {
-        ExecutableParams { format, data, constants: &[] }
+        ExecutableParams {
+            format,
+            data,
+            constants: &[],
+        }
     }
 }
 

@@ -27,23 +27,25 @@ mod timeout;
 
 pub use access_gate::AccessGate;
 pub use allocator::{Allocator, AllocatorImpl, AllocatorStatistics, HostAllocation};
-pub use buffer::{check_fill_alignment, check_no_overlap, resolve_range, Buffer, BufferStorage, DeviceAccess};
+pub use buffer::{
+    check_fill_alignment, check_no_overlap, resolve_range, Buffer, BufferStorage, DeviceAccess,
+};
 pub use buffer_ref::{BindingTableEntry, BufferRef, ResolvedRef, SlotRequirement};
 pub use command_buffer::{
-    CommandBuffer, CommandBufferImpl, CommandBufferMode, CommandBufferParams, CommandCategory, Dispatch,
-    RecordingState, Submission, Workgroups,
+    CommandBuffer, CommandBufferImpl, CommandBufferMode, CommandBufferParams, CommandCategory,
+    Dispatch, RecordingState, Submission, Workgroups,
 };
 pub use device::{Device, DeviceImpl, DeviceInfo};
 pub use device_uri::{DeviceParams, DeviceSelector, DeviceUri, ParameterInfo};
 pub use driver::{create_device, registered_drivers, Driver, DriverImpl, DriverRegistration};
 pub use executable::{
-    Event, EventImpl, Executable, ExecutableCache, ExecutableCacheImpl, ExecutableImpl, ExecutableParams,
-    ExportInfo, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT,
+    Event, EventImpl, Executable, ExecutableCache, ExecutableCacheImpl, ExecutableImpl,
+    ExecutableParams, ExportInfo, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT,
 };
 pub use mapping::{MappedRead, MappedWrite};
 pub use memory::{
-    fill_bytes, BufferCompatibility, BufferParams, BufferUsage, DeviceSize, FillPattern, MemoryAccess,
-    MemoryType, BUFFER_ALIGNMENT, MAX_UPDATE_SIZE, WHOLE_BUFFER,
+    fill_bytes, BufferCompatibility, BufferParams, BufferUsage, DeviceSize, FillPattern,
+    MemoryAccess, MemoryType, BUFFER_ALIGNMENT, MAX_UPDATE_SIZE, WHOLE_BUFFER,
 };
 pub use queue::{HostCall, QueueOperation, QueueWork, QueueWorkgroups, SubmissionHandle};
 pub use semaphore::{Semaphore, SemaphoreImpl, Timepoint, WaitMode};

@@ -147,20 +147,35 @@ impl Default for BufferParams {
 impl BufferParams {
     /// Parameters with the given usage and defaults for the rest.
     pub fn with_usage(usage: BufferUsage) -> BufferParams {
-        BufferParams { usage, ..BufferParams::default() }
+        BufferParams {
+            usage,
+            ..BufferParams::default()
+        }
     }
 
     /// The same parameters with defaults filled in: an empty access becomes
     /// [`MemoryAccess::ALL`], an empty usage [`BufferUsage::DEFAULT`], and an empty or
     /// `OPTIMAL` memory type host-local and device-visible memory.
     pub fn canonicalize(self) -> BufferParams {
-        let access = if self.access.is_empty() { MemoryAccess::ALL } else { self.access };
-        let usage = if self.usage.is_empty() { BufferUsage::DEFAULT } else { self.usage };
+        let access = if self.access.is_empty() {
+            MemoryAccess::ALL
+        } else {
+            self.access
+        };
+        let usage = if self.usage.is_empty() {
+            BufferUsage::DEFAULT
+        } else {
+            self.usage
+        };
         let mut memory_type = self.memory_type;
         if memory_type.is_empty() || memory_type == MemoryType::OPTIMAL {
             memory_type = MemoryType::HOST_LOCAL | MemoryType::DEVICE_VISIBLE;
         }
-        BufferParams { memory_type, access, usage }
+        BufferParams {
+            memory_type,
+            access,
+            usage,
+        }
     }
 }
 
@@ -176,8 +191,8 @@ pub enum FillPattern {
 }
 
 impl FillPattern {
-    /// The pattern's length in bytes: 1, 2 or 4. Fill offsets and lengths must be multiples of it.
-    pub fn len(self) -> u64 {
+    /// The pattern's width in bytes: 1, 2 or 4. Fill offsets and lengths must be multiples of it.
+    pub fn width(self) -> u64 {
         match self {
             FillPattern::U8(_) => 1,
             FillPattern::U16(_) => 2,
@@ -218,7 +233,7 @@ pub fn fill_bytes(target: &mut [u8], pattern: FillPattern) {
     match pattern {
         FillPattern::U8(v) => target.fill(v),
         _ => {
-            let step = pattern.len() as usize;
+            let step = pattern.width() as usize;
             for chunk in target.chunks_exact_mut(step) {
                 chunk.copy_from_slice(&word[..step]);
             }
@@ -235,7 +250,9 @@ mod tests {
         let p = BufferParams::default().canonicalize();
         assert_eq!(p.access, MemoryAccess::ALL);
         assert_eq!(p.usage, BufferUsage::DEFAULT);
-        assert!(p.memory_type.contains(MemoryType::HOST_VISIBLE | MemoryType::DEVICE_VISIBLE));
+        assert!(p
+            .memory_type
+            .contains(MemoryType::HOST_VISIBLE | MemoryType::DEVICE_VISIBLE));
     }
 
     #[test]

@@ -66,7 +66,10 @@ impl Semaphore {
 
     /// The point where this semaphore reaches `value`, for wait and signal lists.
     pub fn at(&self, value: u64) -> Timepoint {
-        Timepoint { semaphore: self.clone(), value }
+        Timepoint {
+            semaphore: self.clone(),
+            value,
+        }
     }
 
     /// Whether two handles refer to the same semaphore.

@@ -108,7 +108,11 @@ macro_rules! status_constructors {
 impl Status {
     /// A status with `code` and `message` and no context.
     pub fn new(code: StatusCode, message: impl Into<String>) -> Status {
-        Status(Arc::new(StatusInner { code, message: message.into(), context: Vec::new() }))
+        Status(Arc::new(StatusInner {
+            code,
+            message: message.into(),
+            context: Vec::new(),
+        }))
     }
 
     status_constructors! {
@@ -227,6 +231,9 @@ mod tests {
 
     #[test]
     fn result_is_pointer_sized() {
-        assert_eq!(std::mem::size_of::<Result<()>>(), std::mem::size_of::<usize>());
+        assert_eq!(
+            std::mem::size_of::<Result<()>>(),
+            std::mem::size_of::<usize>()
+        );
     }
 }

@@ -41,7 +41,8 @@ pub fn current_processor_id() -> u32 {
         // CPUID leaf 0x8000_0001, EDX bit 27 says whether rdtscp exists.
         let has_rdtscp = *HAS_RDTSCP.get_or_init(|| {
             let max_extended = std::arch::x86_64::__cpuid(0x8000_0000).eax;
-            max_extended >= 0x8000_0001 && std::arch::x86_64::__cpuid(0x8000_0001).edx & (1 << 27) != 0
+            max_extended >= 0x8000_0001
+                && std::arch::x86_64::__cpuid(0x8000_0001).edx & (1 << 27) != 0
         });
         if has_rdtscp {
             let mut aux = 0u32;
@@ -75,7 +76,9 @@ impl DenormalsFlushed {
                 return DenormalsFlushed { saved: None };
             }
             write_mxcsr(current | FTZ_DAZ);
-            DenormalsFlushed { saved: Some(current) }
+            DenormalsFlushed {
+                saved: Some(current),
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         DenormalsFlushed {}
@@ -103,7 +106,9 @@ impl Drop for DenormalsFlushed {
 fn read_mxcsr() -> u32 {
     let mut value = 0u32;
     // SAFETY: stmxcsr stores the 32-bit MXCSR to the given, valid, aligned location.
-    unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut value, options(nostack, preserves_flags)) };
+    unsafe {
+        std::arch::asm!("stmxcsr [{}]", in(reg) &mut value, options(nostack, preserves_flags))
+    };
     value
 }
 
@@ -112,7 +117,9 @@ fn read_mxcsr() -> u32 {
 fn write_mxcsr(value: u32) {
     // SAFETY: ldmxcsr loads a value read from MXCSR with only the FTZ/DAZ bits changed (or the
     // saved original), so no reserved bit is set and no exception can be raised.
-    unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &value, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        std::arch::asm!("ldmxcsr [{}]", in(reg) &value, options(nostack, readonly, preserves_flags))
+    };
 }
 
 #[cfg(test)]
@@ -139,7 +146,13 @@ mod tests {
     fn feature_bits_agree_with_std() {
         let bits = processor_info().data[0];
         assert_eq!(bits & 1 != 0, std::arch::is_x86_feature_detected!("sse3"));
-        assert_eq!(bits >> 15 & 1 != 0, std::arch::is_x86_feature_detected!("avx2"));
-        assert_eq!(bits >> 20 & 1 != 0, std::arch::is_x86_feature_detected!("avx512f"));
+        assert_eq!(
+            bits >> 15 & 1 != 0,
+            std::arch::is_x86_feature_detected!("avx2")
+        );
+        assert_eq!(
+            bits >> 20 & 1 != 0,
+            std::arch::is_x86_feature_detected!("avx512f")
+        );
     }
 }

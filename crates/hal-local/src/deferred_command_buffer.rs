@@ -9,8 +9,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use hal_core::{
-    BindingTableEntry, Buffer, BufferRef, CommandBufferImpl, DeviceSize, Dispatch, Event, Executable, FillPattern,
-    Result, Status, Submission, Workgroups,
+    BindingTableEntry, Buffer, BufferRef, CommandBufferImpl, DeviceSize, Dispatch, Event,
+    Executable, FillPattern, Result, Status, Submission, Workgroups,
 };
 
 use crate::device_scope::DeviceScope;
@@ -45,16 +45,48 @@ impl OwnedRef {
     /// Captures a borrowed reference.
     pub fn capture(r: &BufferRef<'_>) -> OwnedRef {
         match *r {
-            BufferRef::Direct { buffer, offset, length } => OwnedRef::Direct { buffer: buffer.clone(), offset, length },
-            BufferRef::Slot { slot, offset, length } => OwnedRef::Slot { slot, offset, length },
+            BufferRef::Direct {
+                buffer,
+                offset,
+                length,
+            } => OwnedRef::Direct {
+                buffer: buffer.clone(),
+                offset,
+                length,
+            },
+            BufferRef::Slot {
+                slot,
+                offset,
+                length,
+            } => OwnedRef::Slot {
+                slot,
+                offset,
+                length,
+            },
         }
     }
 
     /// Borrows it back.
     pub fn as_ref(&self) -> BufferRef<'_> {
         match self {
-            OwnedRef::Direct { buffer, offset, length } => BufferRef::Direct { buffer, offset: *offset, length: *length },
-            OwnedRef::Slot { slot, offset, length } => BufferRef::Slot { slot: *slot, offset: *offset, length: *length },
+            OwnedRef::Direct {
+                buffer,
+                offset,
+                length,
+            } => BufferRef::Direct {
+                buffer,
+                offset: *offset,
+                length: *length,
+            },
+            OwnedRef::Slot {
+                slot,
+                offset,
+                length,
+            } => BufferRef::Slot {
+                slot: *slot,
+                offset: *offset,
+                length: *length,
+            },
         }
     }
 }
@@ -130,14 +162,22 @@ pub struct RecordedCommands {
 
 /// Resolves a recorded reference against a binding table.
 #[inline]
-pub fn resolve<'a>(r: &'a OwnedRef, table: &'a [BindingTableEntry]) -> Result<hal_core::ResolvedRef<'a>> {
+pub fn resolve<'a>(
+    r: &'a OwnedRef,
+    table: &'a [BindingTableEntry],
+) -> Result<hal_core::ResolvedRef<'a>> {
     r.as_ref().resolve(table)
 }
 
 impl RecordedCommands {
     /// Runs the whole program on this thread in order, with `table` for slots. Stops at the
     /// first failure.
-    pub fn replay(&self, table: &[BindingTableEntry], scope: &mut DeviceScope, processor_id: u32) -> Result<()> {
+    pub fn replay(
+        &self,
+        table: &[BindingTableEntry],
+        scope: &mut DeviceScope,
+        processor_id: u32,
+    ) -> Result<()> {
         // Once for the whole program instead of around every dispatch: nothing but runtime code
         // and kernels runs until it returns.
         let _fpu = crate::cpu::DenormalsFlushed::new();
@@ -156,16 +196,29 @@ impl RecordedCommands {
         processor_id: u32,
     ) -> Result<()> {
         match command {
-            Command::Barrier | Command::SignalEvent(_) | Command::ResetEvent(_) | Command::WaitEvents(_) => Ok(()),
-            Command::Fill { target, pattern } => transfer::fill(scope, &resolve(target, table)?, *pattern),
-            Command::Update { data, target } => transfer::update(scope, &self.data[data.clone()], &resolve(target, table)?),
+            Command::Barrier
+            | Command::SignalEvent(_)
+            | Command::ResetEvent(_)
+            | Command::WaitEvents(_) => Ok(()),
+            Command::Fill { target, pattern } => {
+                transfer::fill(scope, &resolve(target, table)?, *pattern)
+            }
+            Command::Update { data, target } => {
+                transfer::update(scope, &self.data[data.clone()], &resolve(target, table)?)
+            }
             Command::Copy { source, target } => {
                 let source = resolve(source, table)?;
                 let mut target = resolve(target, table)?;
                 target.length = target.length.min(source.length);
                 transfer::copy(scope, &source, &target)
             }
-            Command::Dispatch { executable, ordinal, workgroups, constants, bindings } => {
+            Command::Dispatch {
+                executable,
+                ordinal,
+                workgroups,
+                constants,
+                bindings,
+            } => {
                 let local = LocalExecutable::from_handle(executable)?;
                 let counts = match workgroups {
                     RecordedWorkgroups::Static(counts) => *counts,
@@ -174,9 +227,21 @@ impl RecordedCommands {
                     }
                 };
                 let mut resolved = ResolvedBindings::default();
-                resolved.fill(scope, self.bindings[bindings.clone()].iter().map(|b| resolve(b, table)))?;
+                resolved.fill(
+                    scope,
+                    self.bindings[bindings.clone()]
+                        .iter()
+                        .map(|b| resolve(b, table)),
+                )?;
                 let export = local.export(*ordinal)?;
-                dispatch_inline(local, export, counts, &self.constants[constants.clone()], &resolved, processor_id)
+                dispatch_inline(
+                    local,
+                    export,
+                    counts,
+                    &self.constants[constants.clone()],
+                    &resolved,
+                    processor_id,
+                )
             }
         }
     }
@@ -235,18 +300,27 @@ impl CommandBufferImpl for DeferredCommandBuffer {
     }
 
     fn fill(&mut self, target: BufferRef<'_>, pattern: FillPattern) -> Result<()> {
-        self.push(Command::Fill { target: OwnedRef::capture(&target), pattern })
+        self.push(Command::Fill {
+            target: OwnedRef::capture(&target),
+            pattern,
+        })
     }
 
     fn update(&mut self, source: &[u8], target: BufferRef<'_>) -> Result<()> {
         let start = self.recording.data.len();
         self.recording.data.extend_from_slice(source);
         let data = start..self.recording.data.len();
-        self.push(Command::Update { data, target: OwnedRef::capture(&target) })
+        self.push(Command::Update {
+            data,
+            target: OwnedRef::capture(&target),
+        })
     }
 
     fn copy(&mut self, source: BufferRef<'_>, target: BufferRef<'_>) -> Result<()> {
-        self.push(Command::Copy { source: OwnedRef::capture(&source), target: OwnedRef::capture(&target) })
+        self.push(Command::Copy {
+            source: OwnedRef::capture(&source),
+            target: OwnedRef::capture(&target),
+        })
     }
 
     fn dispatch(&mut self, dispatch: &Dispatch<'_>) -> Result<()> {
@@ -255,10 +329,14 @@ impl CommandBufferImpl for DeferredCommandBuffer {
         let constants_start = program.constants.len();
         program.constants.extend_from_slice(dispatch.constants);
         let bindings_start = program.bindings.len();
-        program.bindings.extend(dispatch.bindings.iter().map(OwnedRef::capture));
+        program
+            .bindings
+            .extend(dispatch.bindings.iter().map(OwnedRef::capture));
         let workgroups = match dispatch.workgroups {
             Workgroups::Static(counts) => RecordedWorkgroups::Static(counts),
-            Workgroups::Indirect(parameters) => RecordedWorkgroups::Indirect(OwnedRef::capture(&parameters)),
+            Workgroups::Indirect(parameters) => {
+                RecordedWorkgroups::Indirect(OwnedRef::capture(&parameters))
+            }
         };
         let command = Command::Dispatch {
             executable: dispatch.executable.clone(),
@@ -273,7 +351,9 @@ impl CommandBufferImpl for DeferredCommandBuffer {
     fn submission(&self) -> Submission {
         match &self.finished {
             Some(program) => Submission::Deferred(program.clone()),
-            None => Submission::Executed(Some(Status::failed_precondition("command buffer was not ended"))),
+            None => Submission::Executed(Some(Status::failed_precondition(
+                "command buffer was not ended",
+            ))),
         }
     }
 

@@ -32,7 +32,11 @@ impl DeviceScope {
     /// hold it yet. The address is valid while the scope lives.
     #[inline]
     pub fn pointer(&mut self, range: &ResolvedRef<'_>) -> Result<*mut u8> {
-        let base = match self.accesses.iter().find(|(access, _)| access.covers(range.buffer)) {
+        let base = match self
+            .accesses
+            .iter()
+            .find(|(access, _)| access.covers(range.buffer))
+        {
             Some(&(_, base)) => base,
             None => {
                 let access = range.buffer.acquire_device()?;

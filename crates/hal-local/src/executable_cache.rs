@@ -15,14 +15,19 @@ pub struct LocalExecutableCache {
 
 impl LocalExecutableCache {
     /// A cache over `loaders` that resolves imports with `imports`.
-    pub fn new(loaders: Vec<Arc<dyn ExecutableLoader>>, imports: Arc<dyn ImportProvider>) -> LocalExecutableCache {
+    pub fn new(
+        loaders: Vec<Arc<dyn ExecutableLoader>>,
+        imports: Arc<dyn ImportProvider>,
+    ) -> LocalExecutableCache {
         LocalExecutableCache { loaders, imports }
     }
 }
 
 impl ExecutableCacheImpl for LocalExecutableCache {
     fn can_prepare_format(&self, format: &str) -> bool {
-        self.loaders.iter().any(|loader| loader.supports_format(format))
+        self.loaders
+            .iter()
+            .any(|loader| loader.supports_format(format))
     }
 
     fn prepare(&self, params: &ExecutableParams<'_>) -> Result<Executable> {
@@ -33,10 +38,16 @@ impl ExecutableCacheImpl for LocalExecutableCache {
             imports: self.imports.as_ref(),
         };
         let mut declined = Vec::new();
-        for loader in self.loaders.iter().filter(|l| l.supports_format(params.format)) {
+        for loader in self
+            .loaders
+            .iter()
+            .filter(|l| l.supports_format(params.format))
+        {
             match loader.try_load(&request)? {
                 LoadOutcome::Loaded(executable) => return Ok(executable),
-                LoadOutcome::NotMine(reason) => declined.push(format!("{}: {reason}", loader.name())),
+                LoadOutcome::NotMine(reason) => {
+                    declined.push(format!("{}: {reason}", loader.name()))
+                }
             }
         }
         Err(Status::not_found(format!(

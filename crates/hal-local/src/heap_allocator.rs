@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hal_core::{
-    AccessGate, AllocatorImpl, AllocatorStatistics, Buffer, BufferCompatibility, BufferParams, BufferStorage,
-    DeviceSize, HostAllocation, MemoryType, Result, Status, BUFFER_ALIGNMENT,
+    AccessGate, AllocatorImpl, AllocatorStatistics, Buffer, BufferCompatibility, BufferParams,
+    BufferStorage, DeviceSize, HostAllocation, MemoryType, Result, Status, BUFFER_ALIGNMENT,
 };
 use parking_lot::Mutex;
 
@@ -42,7 +42,10 @@ fn supported_memory_type(requested: MemoryType) -> bool {
 /// device visible.
 fn provided_params(params: &BufferParams) -> BufferParams {
     BufferParams {
-        memory_type: params.memory_type | MemoryType::HOST_VISIBLE | MemoryType::HOST_COHERENT | MemoryType::DEVICE_VISIBLE,
+        memory_type: params.memory_type
+            | MemoryType::HOST_VISIBLE
+            | MemoryType::HOST_COHERENT
+            | MemoryType::DEVICE_VISIBLE,
         ..*params
     }
 }
@@ -51,7 +54,9 @@ fn layout_for(size: DeviceSize) -> Result<Layout> {
     usize::try_from(size)
         .ok()
         .and_then(|size| Layout::from_size_align(size, BUFFER_ALIGNMENT).ok())
-        .ok_or_else(|| Status::resource_exhausted(format!("cannot lay out a {size}-byte allocation")))
+        .ok_or_else(|| {
+            Status::resource_exhausted(format!("cannot lay out a {size}-byte allocation"))
+        })
 }
 
 #[repr(align(64))]
@@ -85,7 +90,9 @@ impl HeapStorage {
             ptr
         };
         self.ptr.store(ptr, Ordering::Release);
-        self.counters.live_bytes.fetch_add(self.size, Ordering::Relaxed);
+        self.counters
+            .live_bytes
+            .fetch_add(self.size, Ordering::Relaxed);
         self.counters.allocations.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -101,7 +108,9 @@ impl HeapStorage {
             // (the swap above hands it to exactly one caller).
             unsafe { std::alloc::dealloc(ptr, layout) };
         }
-        self.counters.live_bytes.fetch_sub(self.size, Ordering::Relaxed);
+        self.counters
+            .live_bytes
+            .fetch_sub(self.size, Ordering::Relaxed);
         self.counters.frees.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -122,7 +131,9 @@ impl BufferStorage for HeapStorage {
     fn commit(&self) -> Result<()> {
         let _serialize = self.commit_lock.lock();
         if self.gate.is_committed() {
-            return Err(Status::failed_precondition("buffer memory is already allocated"));
+            return Err(Status::failed_precondition(
+                "buffer memory is already allocated",
+            ));
         }
         self.allocate_memory()?;
         if let Err(status) = self.gate.mark_committed() {
@@ -221,7 +232,12 @@ impl AllocatorImpl for HeapAllocator {
             gate: AccessGate::committed(),
             release: Mutex::new(memory.release),
         });
-        Buffer::from_storage(storage, 0, memory.len as DeviceSize, provided_params(params))
+        Buffer::from_storage(
+            storage,
+            0,
+            memory.len as DeviceSize,
+            provided_params(params),
+        )
     }
 
     fn statistics(&self) -> AllocatorStatistics {

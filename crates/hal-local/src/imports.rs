@@ -53,7 +53,10 @@ impl HostImports {
 
 impl ImportProvider for HostImports {
     fn resolve(&self, symbol: &str) -> Option<HostImport> {
-        self.entries.iter().find(|(name, _)| name == symbol).map(|(_, import)| *import)
+        self.entries
+            .iter()
+            .find(|(name, _)| name == symbol)
+            .map(|(_, import)| *import)
     }
 }
 

@@ -7,7 +7,10 @@
 
 use std::any::Any;
 
-use hal_core::{BufferRef, CommandBufferImpl, Dispatch, Event, FillPattern, Result, Status, Submission, Workgroups};
+use hal_core::{
+    BufferRef, CommandBufferImpl, Dispatch, Event, FillPattern, Result, Status, Submission,
+    Workgroups,
+};
 
 use crate::cpu::current_processor_id;
 use crate::device_scope::DeviceScope;
@@ -93,7 +96,14 @@ impl CommandBufferImpl for InlineCommandBuffer {
             };
             let mut bindings = ResolvedBindings::default();
             bindings.fill(scope, dispatch.bindings.iter().map(|b| b.resolve(&[])))?;
-            dispatch_inline(executable, export, counts, dispatch.constants, &bindings, processor_id)
+            dispatch_inline(
+                executable,
+                export,
+                counts,
+                dispatch.constants,
+                &bindings,
+                processor_id,
+            )
         })
     }
 

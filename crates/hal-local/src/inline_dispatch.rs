@@ -8,7 +8,9 @@ use hal_core::{ResolvedRef, Result, Status, MAX_BINDING_COUNT};
 use crate::device_scope::DeviceScope;
 use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
-use crate::workgroup_loop::{dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs};
+use crate::workgroup_loop::{
+    dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs,
+};
 
 const MAX_BINDINGS: usize = MAX_BINDING_COUNT as usize;
 

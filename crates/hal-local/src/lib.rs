@@ -33,7 +33,9 @@ mod workgroup_loop;
 
 pub use blocking::Notification;
 pub use cpu::{current_processor_id, processor_info, DenormalsFlushed};
-pub use deferred_command_buffer::{Command, DeferredCommandBuffer, OwnedRef, RecordedCommands, RecordedWorkgroups};
+pub use deferred_command_buffer::{
+    Command, DeferredCommandBuffer, OwnedRef, RecordedCommands, RecordedWorkgroups,
+};
 pub use device_scope::DeviceScope;
 pub use event::LocalEvent;
 pub use executable_cache::LocalExecutableCache;
@@ -42,14 +44,18 @@ pub use imports::{resolve_imports, HostImport, HostImports, ImportProvider, NoIm
 pub use inline_command_buffer::InlineCommandBuffer;
 pub use inline_dispatch::{dispatch_inline, ResolvedBindings};
 pub use library::{read_c_string, verify_library, ExportEntry, VerifiedLibrary, MAX_EXPORT_COUNT};
-pub use loader::{loader_formats, registered_loaders, ExecutableLoader, LoadOutcome, LoadRequest, LoaderRegistration};
+pub use loader::{
+    loader_formats, registered_loaders, ExecutableLoader, LoadOutcome, LoadRequest,
+    LoaderRegistration,
+};
 pub use local_executable::{query_library_name, LocalExecutable};
 pub use multi_wait::wait_timepoints;
 pub use queue_work::{complete, execute_work, fail_all, signal_all};
 pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId};
 pub use transfer::read_workgroup_counts;
 pub use workgroup_loop::{
-    dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs, LocalMemory,
+    dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs,
+    LocalMemory,
 };
 
 /// Re-exported for loader crates' registrations.

@@ -9,7 +9,9 @@ use std::ffi::{c_char, CStr};
 
 use hal_core::{ExportInfo, Result, Status, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT};
 
-use crate::abi::{DispatchAttrs, DispatchFn, LibraryV0, LIBRARY_VERSION, WORKGROUP_LOCAL_MEMORY_PAGE_SIZE};
+use crate::abi::{
+    DispatchAttrs, DispatchFn, LibraryV0, LIBRARY_VERSION, WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
+};
 
 /// The most exports one library may declare (a sanity bound on counts read from foreign data).
 pub const MAX_EXPORT_COUNT: u32 = 65_536;
@@ -56,9 +58,14 @@ pub unsafe fn read_c_string(ptr: *const c_char, what: &str) -> Result<String> {
 /// # Safety
 /// `library` must be null or point to a `LibraryV0` whose non-null pointers reference memory
 /// laid out as the ABI says, valid for the duration of the call.
-pub unsafe fn verify_library(library: *const LibraryV0, provided_constants: usize) -> Result<VerifiedLibrary> {
+pub unsafe fn verify_library(
+    library: *const LibraryV0,
+    provided_constants: usize,
+) -> Result<VerifiedLibrary> {
     if library.is_null() {
-        return Err(Status::incompatible("the library query returned null for version 6"));
+        return Err(Status::incompatible(
+            "the library query returned null for version 6",
+        ));
     }
     // SAFETY: non-null; the caller guarantees the layout.
     let library = unsafe { &*library };
@@ -124,14 +131,23 @@ pub unsafe fn verify_library(library: *const LibraryV0, provided_constants: usiz
     let mut exports = Vec::with_capacity(table.count as usize);
     for ordinal in 0..table.count as usize {
         // SAFETY: each array has `count` entries per the ABI.
-        let (function, attrs, name_ptr) =
-            unsafe { (*table.ptrs.add(ordinal), *table.attrs.add(ordinal), *table.names.add(ordinal)) };
+        let (function, attrs, name_ptr) = unsafe {
+            (
+                *table.ptrs.add(ordinal),
+                *table.attrs.add(ordinal),
+                *table.names.add(ordinal),
+            )
+        };
         // SAFETY: the name is a string in the image.
         let export_name = unsafe { read_c_string(name_ptr, &format!("export {ordinal} name")) }?;
         let function = function.ok_or_else(|| {
-            Status::invalid_argument(format!("library '{name}' export '{export_name}' has a null function"))
+            Status::invalid_argument(format!(
+                "library '{name}' export '{export_name}' has a null function"
+            ))
         })?;
-        if u32::from(attrs.constant_count) > MAX_CONSTANT_COUNT || u32::from(attrs.binding_count) > MAX_BINDING_COUNT {
+        if u32::from(attrs.constant_count) > MAX_CONSTANT_COUNT
+            || u32::from(attrs.binding_count) > MAX_BINDING_COUNT
+        {
             return Err(Status::invalid_argument(format!(
                 "library '{name}' export '{export_name}' declares {} constants and {} bindings; limits are {MAX_CONSTANT_COUNT} and {MAX_BINDING_COUNT}",
                 attrs.constant_count, attrs.binding_count
@@ -153,9 +169,18 @@ pub unsafe fn verify_library(library: *const LibraryV0, provided_constants: usiz
                 size(attrs.workgroup_size_y),
                 size(attrs.workgroup_size_z.into()),
             ],
-            local_memory_size: u32::from(attrs.local_memory_pages) * WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
+            local_memory_size: u32::from(attrs.local_memory_pages)
+                * WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
         };
-        exports.push(ExportEntry { function, attrs, info });
+        exports.push(ExportEntry {
+            function,
+            attrs,
+            info,
+        });
     }
-    Ok(VerifiedLibrary { name, exports, imports: import_names })
+    Ok(VerifiedLibrary {
+        name,
+        exports,
+        imports: import_names,
+    })
 }

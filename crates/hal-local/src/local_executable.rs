@@ -5,7 +5,9 @@ use std::ffi::c_void;
 
 use hal_core::{Executable, ExecutableImpl, Result, Status};
 
-use crate::abi::{default_import_thunk, EnvironmentV0, ImportFn, LibraryV0, QueryFn, LIBRARY_VERSION};
+use crate::abi::{
+    default_import_thunk, EnvironmentV0, ImportFn, LibraryV0, QueryFn, LIBRARY_VERSION,
+};
 use crate::cpu::processor_info;
 use crate::imports::{resolve_imports, ImportProvider};
 use crate::library::{verify_library, ExportEntry};
@@ -39,10 +41,22 @@ fn environment_for(
     contexts: &[*mut c_void],
 ) -> EnvironmentV0 {
     EnvironmentV0 {
-        constants: if constants.is_empty() { std::ptr::null() } else { constants.as_ptr() },
+        constants: if constants.is_empty() {
+            std::ptr::null()
+        } else {
+            constants.as_ptr()
+        },
         import_thunk: Some(default_import_thunk),
-        import_funcs: if functions.is_empty() { std::ptr::null() } else { functions.as_ptr() },
-        import_contexts: if contexts.is_empty() { std::ptr::null() } else { contexts.as_ptr().cast() },
+        import_funcs: if functions.is_empty() {
+            std::ptr::null()
+        } else {
+            functions.as_ptr()
+        },
+        import_contexts: if contexts.is_empty() {
+            std::ptr::null()
+        } else {
+            contexts.as_ptr().cast()
+        },
         processor: processor_info(),
     }
 }
@@ -56,7 +70,9 @@ pub unsafe fn query_library_name(query: QueryFn) -> Result<String> {
     // SAFETY: per the caller, `query` follows the ABI; the environment is valid for the call.
     let library = unsafe { query(LIBRARY_VERSION, &environment) }.cast::<LibraryV0>();
     if library.is_null() {
-        return Err(Status::incompatible("the library query returned null for version 6"));
+        return Err(Status::incompatible(
+            "the library query returned null for version 6",
+        ));
     }
     // SAFETY: the query returned a library struct whose first field is the header pointer.
     let header = unsafe { (*library).header };
@@ -107,9 +123,13 @@ impl LocalExecutable {
     /// The local executable behind a handle, or `INVALID_ARGUMENT` for another driver's.
     #[inline]
     pub fn from_handle(executable: &Executable) -> Result<&LocalExecutable> {
-        executable.downcast_inner::<LocalExecutable>().ok_or_else(|| {
-            Status::invalid_argument("executable was not loaded by a local CPU executable loader")
-        })
+        executable
+            .downcast_inner::<LocalExecutable>()
+            .ok_or_else(|| {
+                Status::invalid_argument(
+                    "executable was not loaded by a local CPU executable loader",
+                )
+            })
     }
 
     /// The library's name.
@@ -121,7 +141,10 @@ impl LocalExecutable {
     #[inline]
     pub fn export(&self, ordinal: u32) -> Result<&ExportEntry> {
         self.exports.get(ordinal as usize).ok_or_else(|| {
-            Status::out_of_range(format!("export ordinal {ordinal} is out of range ({} exports)", self.exports.len()))
+            Status::out_of_range(format!(
+                "export ordinal {ordinal} is out of range ({} exports)",
+                self.exports.len()
+            ))
         })
     }
 

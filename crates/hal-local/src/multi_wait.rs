@@ -39,7 +39,8 @@ pub fn wait_timepoints(mode: WaitMode, timepoints: &[Timepoint], timeout: Timeou
         WaitMode::Any => 1,
     };
     let remaining = Arc::new(AtomicUsize::new(needed));
-    let mut registrations: Vec<(&LocalSemaphore, TimepointId)> = Vec::with_capacity(unreached.len());
+    let mut registrations: Vec<(&LocalSemaphore, TimepointId)> =
+        Vec::with_capacity(unreached.len());
     for &(semaphore, value) in &unreached {
         let notification = notification.clone();
         let remaining = remaining.clone();
@@ -65,7 +66,12 @@ pub fn wait_timepoints(mode: WaitMode, timepoints: &[Timepoint], timeout: Timeou
             let waiting: Vec<String> = unreached
                 .iter()
                 .map(|(semaphore, value)| {
-                    format!("{value} (at {})", semaphore.query().map_or_else(|s| s.to_string(), |v| v.to_string()))
+                    format!(
+                        "{value} (at {})",
+                        semaphore
+                            .query()
+                            .map_or_else(|s| s.to_string(), |v| v.to_string())
+                    )
                 })
                 .collect();
             Err(Status::deadline_exceeded(format!(

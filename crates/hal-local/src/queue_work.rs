@@ -1,6 +1,9 @@
 //! Running a queue operation's work on the calling thread, and completing its signals.
 
-use hal_core::{BindingTableEntry, QueueWork, QueueWorkgroups, ResolvedRef, Result, Status, SubmissionHandle, Timepoint};
+use hal_core::{
+    BindingTableEntry, QueueWork, QueueWorkgroups, ResolvedRef, Result, Status, SubmissionHandle,
+    Timepoint,
+};
 
 use crate::cpu::current_processor_id;
 use crate::deferred_command_buffer::RecordedCommands;
@@ -10,7 +13,11 @@ use crate::local_executable::LocalExecutable;
 use crate::transfer;
 
 fn range(entry: &BindingTableEntry) -> ResolvedRef<'_> {
-    ResolvedRef { buffer: &entry.buffer, offset: entry.offset, length: entry.length }
+    ResolvedRef {
+        buffer: &entry.buffer,
+        offset: entry.offset,
+        length: entry.length,
+    }
 }
 
 /// Runs `work` to completion on this thread. Device access to buffers is released before this
@@ -20,11 +27,17 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
     let mut scope = DeviceScope::new();
     let result = match work {
         QueueWork::Barrier => Ok(()),
-        QueueWork::Execute { submission: SubmissionHandle::Executed(failure), .. } => match failure {
+        QueueWork::Execute {
+            submission: SubmissionHandle::Executed(failure),
+            ..
+        } => match failure {
             Some(status) => Err(status.clone()),
             None => Ok(()),
         },
-        QueueWork::Execute { submission: SubmissionHandle::Deferred(program), binding_table } => {
+        QueueWork::Execute {
+            submission: SubmissionHandle::Deferred(program),
+            binding_table,
+        } => {
             let program = program.downcast_ref::<RecordedCommands>().ok_or_else(|| {
                 Status::invalid_argument("command buffer was not recorded by a local CPU driver")
             })?;
@@ -32,21 +45,34 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
         }
         QueueWork::Fill { target, pattern } => transfer::fill(&mut scope, &range(target), *pattern),
         QueueWork::Update { data, target } => transfer::update(&mut scope, data, &range(target)),
-        QueueWork::Copy { source, target } => transfer::copy(&mut scope, &range(source), &range(target)),
-        QueueWork::Dispatch { executable, ordinal, workgroups, constants, bindings } => {
-            (|| {
-                let local = LocalExecutable::from_handle(executable)?;
-                let counts = match workgroups {
-                    QueueWorkgroups::Static(counts) => *counts,
-                    QueueWorkgroups::Indirect(parameters) => {
-                        transfer::read_workgroup_counts(&mut scope, &range(parameters))?
-                    }
-                };
-                let mut resolved = ResolvedBindings::default();
-                resolved.fill(&mut scope, bindings.iter().map(|b| Ok(range(b))))?;
-                dispatch_inline(local, local.export(*ordinal)?, counts, constants, &resolved, current_processor_id())
-            })()
+        QueueWork::Copy { source, target } => {
+            transfer::copy(&mut scope, &range(source), &range(target))
         }
+        QueueWork::Dispatch {
+            executable,
+            ordinal,
+            workgroups,
+            constants,
+            bindings,
+        } => (|| {
+            let local = LocalExecutable::from_handle(executable)?;
+            let counts = match workgroups {
+                QueueWorkgroups::Static(counts) => *counts,
+                QueueWorkgroups::Indirect(parameters) => {
+                    transfer::read_workgroup_counts(&mut scope, &range(parameters))?
+                }
+            };
+            let mut resolved = ResolvedBindings::default();
+            resolved.fill(&mut scope, bindings.iter().map(|b| Ok(range(b))))?;
+            dispatch_inline(
+                local,
+                local.export(*ordinal)?,
+                counts,
+                constants,
+                &resolved,
+                current_processor_id(),
+            )
+        })(),
         QueueWork::Alloca { buffer } => buffer.storage().commit(),
         QueueWork::Dealloca { buffer } => buffer.storage().decommit(),
         QueueWork::HostCall { .. } => match std::mem::replace(work, QueueWork::Barrier) {

@@ -49,7 +49,12 @@ impl LocalSemaphore {
         Arc::new(LocalSemaphore {
             value: AtomicU64::new(initial_value),
             failed: AtomicBool::new(false),
-            state: Mutex::new(State { value: initial_value, failure: None, pending: Vec::new(), next_id: 0 }),
+            state: Mutex::new(State {
+                value: initial_value,
+                failure: None,
+                pending: Vec::new(),
+                next_id: 0,
+            }),
         })
     }
 
@@ -60,9 +65,15 @@ impl LocalSemaphore {
 
     /// The local semaphore behind a handle, or `INVALID_ARGUMENT` for another driver's.
     pub fn from_handle(semaphore: &Semaphore) -> Result<&LocalSemaphore> {
-        semaphore.inner().as_any().downcast_ref::<LocalSemaphore>().ok_or_else(|| {
-            Status::invalid_argument("semaphore belongs to a driver that is not a local CPU driver")
-        })
+        semaphore
+            .inner()
+            .as_any()
+            .downcast_ref::<LocalSemaphore>()
+            .ok_or_else(|| {
+                Status::invalid_argument(
+                    "semaphore belongs to a driver that is not a local CPU driver",
+                )
+            })
     }
 
     /// Whether `value` is reached: `Ok(true)`, not yet: `Ok(false)`, or the failure.
@@ -75,7 +86,11 @@ impl LocalSemaphore {
     }
 
     fn failure(&self) -> Status {
-        self.state.lock().failure.clone().unwrap_or_else(|| Status::internal("semaphore failed"))
+        self.state
+            .lock()
+            .failure
+            .clone()
+            .unwrap_or_else(|| Status::internal("semaphore failed"))
     }
 
     /// Calls `callback` once `value` is reached or the semaphore fails. If that already
@@ -90,7 +105,11 @@ impl LocalSemaphore {
         } else {
             let id = state.next_id;
             state.next_id += 1;
-            state.pending.push(PendingTimepoint { id, value, callback });
+            state.pending.push(PendingTimepoint {
+                id,
+                value,
+                callback,
+            });
             return Some(TimepointId(id));
         };
         drop(state);
@@ -182,7 +201,8 @@ impl SemaphoreImpl for LocalSemaphore {
         let deadline = timeout.deadline();
         let notification = Arc::new(Notification::new());
         let notify = notification.clone();
-        let Some(id) = self.add_timepoint(value, Box::new(move |result| notify.notify(result))) else {
+        let Some(id) = self.add_timepoint(value, Box::new(move |result| notify.notify(result)))
+        else {
             return notification.poll().unwrap_or(Ok(()));
         };
         match notification.wait(deadline) {

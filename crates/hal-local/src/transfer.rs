@@ -20,7 +20,7 @@ pub fn fill(scope: &mut DeviceScope, target: &ResolvedRef<'_>, pattern: FillPatt
         FillPattern::U8(value) => unsafe { std::ptr::write_bytes(ptr, value, length) },
         _ => {
             let word = pattern.repeated_word();
-            let step = pattern.len() as usize;
+            let step = pattern.width() as usize;
             let mut offset = 0;
             while offset < length {
                 // SAFETY: as above; `length` is a multiple of `step` (checked).
@@ -52,7 +52,11 @@ pub fn update(scope: &mut DeviceScope, data: &[u8], target: &ResolvedRef<'_>) ->
 }
 
 /// Copies `source` to `target` (equal lengths; ranges of one allocation must not overlap).
-pub fn copy(scope: &mut DeviceScope, source: &ResolvedRef<'_>, target: &ResolvedRef<'_>) -> Result<()> {
+pub fn copy(
+    scope: &mut DeviceScope,
+    source: &ResolvedRef<'_>,
+    target: &ResolvedRef<'_>,
+) -> Result<()> {
     if source.length != target.length {
         return Err(Status::invalid_argument(format!(
             "copy of {} bytes into a {}-byte range",
@@ -60,7 +64,11 @@ pub fn copy(scope: &mut DeviceScope, source: &ResolvedRef<'_>, target: &Resolved
         )));
     }
     if source.buffer.same_allocation(target.buffer) {
-        hal_core::check_no_overlap(source.storage_offset(), target.storage_offset(), source.length)?;
+        hal_core::check_no_overlap(
+            source.storage_offset(),
+            target.storage_offset(),
+            source.length,
+        )?;
     }
     if source.length == 0 {
         return Ok(());
@@ -74,8 +82,11 @@ pub fn copy(scope: &mut DeviceScope, source: &ResolvedRef<'_>, target: &Resolved
 }
 
 /// Reads three u32 workgroup counts from `parameters`.
-pub fn read_workgroup_counts(scope: &mut DeviceScope, parameters: &ResolvedRef<'_>) -> Result<[u32; 3]> {
-    if parameters.length < 12 || parameters.offset % 4 != 0 {
+pub fn read_workgroup_counts(
+    scope: &mut DeviceScope,
+    parameters: &ResolvedRef<'_>,
+) -> Result<[u32; 3]> {
+    if parameters.length < 12 || !parameters.offset.is_multiple_of(4) {
         return Err(Status::out_of_range(format!(
             "indirect workgroup counts need 12 aligned bytes, got {} at offset {}",
             parameters.length, parameters.offset

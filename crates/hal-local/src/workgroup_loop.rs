@@ -34,9 +34,14 @@ pub fn dispatch_state(args: &DispatchArgs<'_>) -> Result<DispatchStateV0> {
     let export = args.export;
     let [x, y, z] = args.workgroup_count;
     let z = u16::try_from(z).map_err(|_| {
-        Status::out_of_range(format!("workgroup count z {z} exceeds the ABI limit of {}", u16::MAX))
+        Status::out_of_range(format!(
+            "workgroup count z {z} exceeds the ABI limit of {}",
+            u16::MAX
+        ))
     })?;
-    if args.binding_ptrs.len() > MAX_BINDING_COUNT as usize || args.binding_ptrs.len() != args.binding_lengths.len() {
+    if args.binding_ptrs.len() > MAX_BINDING_COUNT as usize
+        || args.binding_ptrs.len() != args.binding_lengths.len()
+    {
         return Err(Status::invalid_argument(format!(
             "dispatch has {} binding pointers and {} lengths",
             args.binding_ptrs.len(),

@@ -15,10 +15,13 @@ fn callbacks_run_outside_the_lock_and_may_signal_again() {
     let handle = Semaphore::new(semaphore.clone());
     let again = handle.clone();
     // A callback that signals its own semaphore would deadlock if run under the lock.
-    semaphore.add_timepoint(1, Box::new(move |result| {
-        result.unwrap();
-        again.signal(2).unwrap();
-    }));
+    semaphore.add_timepoint(
+        1,
+        Box::new(move |result| {
+            result.unwrap();
+            again.signal(2).unwrap();
+        }),
+    );
     handle.signal(1).unwrap();
     assert_eq!(handle.query().unwrap(), 2);
 }
@@ -30,24 +33,35 @@ fn timepoints_fire_once_and_can_be_cancelled() {
     let ids: Vec<_> = (1..=4u64)
         .map(|value| {
             let fired = fired.clone();
-            semaphore.add_timepoint(value, Box::new(move |_| {
-                fired.fetch_add(1, Ordering::SeqCst);
-            }))
+            semaphore.add_timepoint(
+                value,
+                Box::new(move |_| {
+                    fired.fetch_add(1, Ordering::SeqCst);
+                }),
+            )
         })
         .collect();
     assert!(semaphore.cancel_timepoint(ids[3].unwrap()));
     let handle = Semaphore::new(semaphore.clone());
     handle.signal(2).unwrap();
     assert_eq!(fired.load(Ordering::SeqCst), 2);
-    assert!(!semaphore.cancel_timepoint(ids[0].unwrap()), "already fired");
+    assert!(
+        !semaphore.cancel_timepoint(ids[0].unwrap()),
+        "already fired"
+    );
     handle.signal(10).unwrap();
     assert_eq!(fired.load(Ordering::SeqCst), 3);
     assert_eq!(semaphore.pending_timepoints(), 0);
     // Already reached: runs at once on this thread.
     let fired_now = fired.clone();
-    assert!(semaphore.add_timepoint(5, Box::new(move |_| {
-        fired_now.fetch_add(1, Ordering::SeqCst);
-    })).is_none());
+    assert!(semaphore
+        .add_timepoint(
+            5,
+            Box::new(move |_| {
+                fired_now.fetch_add(1, Ordering::SeqCst);
+            })
+        )
+        .is_none());
     assert_eq!(fired.load(Ordering::SeqCst), 4);
 }
 
@@ -79,14 +93,20 @@ fn failure_is_sticky_and_wakes_every_kind_of_waiter() {
         assert_eq!(error.message(), "disk on fire");
     }
     assert_eq!(a.query().unwrap_err().code(), StatusCode::DataLoss);
-    assert_eq!(a.signal(5).unwrap_err().code(), StatusCode::FailedPrecondition);
+    assert_eq!(
+        a.signal(5).unwrap_err().code(),
+        StatusCode::FailedPrecondition
+    );
 }
 
 #[test]
 fn deadlines_are_real_and_leave_nothing_behind() {
     let semaphore = LocalSemaphore::new(0);
     let handle = Semaphore::new(semaphore.clone());
-    for timeout in [Timeout::Immediate, Timeout::After(Duration::from_millis(15))] {
+    for timeout in [
+        Timeout::Immediate,
+        Timeout::After(Duration::from_millis(15)),
+    ] {
         let started = Instant::now();
         let error = handle.wait(1, timeout).unwrap_err();
         assert_eq!(error.code(), StatusCode::DeadlineExceeded);
@@ -95,10 +115,18 @@ fn deadlines_are_real_and_leave_nothing_behind() {
         }
     }
     let other = LocalSemaphore::create(0);
-    let error = wait_timepoints(WaitMode::All, &[handle.at(1), other.at(1)], Timeout::After(Duration::from_millis(5)))
-        .unwrap_err();
+    let error = wait_timepoints(
+        WaitMode::All,
+        &[handle.at(1), other.at(1)],
+        Timeout::After(Duration::from_millis(5)),
+    )
+    .unwrap_err();
     assert_eq!(error.code(), StatusCode::DeadlineExceeded);
-    assert_eq!(semaphore.pending_timepoints(), 0, "timed-out waits cancel their timepoints");
+    assert_eq!(
+        semaphore.pending_timepoints(),
+        0,
+        "timed-out waits cancel their timepoints"
+    );
 }
 
 #[test]

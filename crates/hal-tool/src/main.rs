@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use hal::{BufferParams, BufferRef, Device, Executable, ExecutableParams, Workgroups};
-use sample_kernels::{matmul_constants, ADD_ELEMENTS_PER_WORKGROUP, LIBRARY_NAME, MATMUL_ROWS_PER_WORKGROUP};
+use sample_kernels::{
+    matmul_constants, ADD_ELEMENTS_PER_WORKGROUP, LIBRARY_NAME, MATMUL_ROWS_PER_WORKGROUP,
+};
 
 const ADD_ELEMENTS: usize = 1 << 20;
 const MATMUL_SIZE: u32 = 512;
@@ -25,16 +27,25 @@ struct Options {
 }
 
 fn parse_options() -> Result<Options> {
-    let mut options = Options { list: true, run: true, devices: Vec::new(), repetitions: 10 };
+    let mut options = Options {
+        list: true,
+        run: true,
+        devices: Vec::new(),
+        repetitions: 10,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "list" => options.run = false,
             "run" => options.list = false,
-            "--device" => options.devices.push(args.next().context("--device needs a URI")?),
+            "--device" => options
+                .devices
+                .push(args.next().context("--device needs a URI")?),
             "--repetitions" => {
                 let value = args.next().context("--repetitions needs a number")?;
-                options.repetitions = value.parse().with_context(|| format!("bad --repetitions '{value}'"))?;
+                options.repetitions = value
+                    .parse()
+                    .with_context(|| format!("bad --repetitions '{value}'"))?;
                 ensure!(options.repetitions > 0, "--repetitions must be at least 1");
             }
             "-h" | "--help" => {
@@ -82,9 +93,24 @@ fn time(repetitions: usize, mut dispatch: impl FnMut() -> Result<()>) -> Result<
     Ok(samples[samples.len() / 2])
 }
 
-fn dispatch_and_wait(device: &Device, executable: &Executable, export: u32, count: u32, constants: &[u32], bindings: &[BufferRef<'_>]) -> Result<()> {
+fn dispatch_and_wait(
+    device: &Device,
+    executable: &Executable,
+    export: u32,
+    count: u32,
+    constants: &[u32],
+    bindings: &[BufferRef<'_>],
+) -> Result<()> {
     let done = device.create_semaphore(0)?;
-    device.queue_dispatch(&[], &[done.at(1)], executable, export, Workgroups::Static([count, 1, 1]), constants, bindings)?;
+    device.queue_dispatch(
+        &[],
+        &[done.at(1)],
+        executable,
+        export,
+        Workgroups::Static([count, 1, 1]),
+        constants,
+        bindings,
+    )?;
     done.wait(1, WAIT)?;
     Ok(())
 }
@@ -93,13 +119,20 @@ fn run_add(device: &Device, executable: &Executable, repetitions: usize) -> Resu
     let export = executable.lookup_export("add")?;
     let (a, b) = (inputs(ADD_ELEMENTS, 1), inputs(ADD_ELEMENTS, 2));
     let bytes = (ADD_ELEMENTS * 4) as u64;
-    let [a_buffer, b_buffer, out] = [0, 1, 2].map(|_| device.allocate_buffer(BufferParams::default(), bytes));
+    let [a_buffer, b_buffer, out] =
+        [0, 1, 2].map(|_| device.allocate_buffer(BufferParams::default(), bytes));
     let (a_buffer, b_buffer, out) = (a_buffer?, b_buffer?, out?);
     a_buffer.write_elements(0, &a)?;
     b_buffer.write_elements(0, &b)?;
     let workgroups = (ADD_ELEMENTS / ADD_ELEMENTS_PER_WORKGROUP) as u32;
-    let bindings = [BufferRef::whole(&a_buffer), BufferRef::whole(&b_buffer), BufferRef::whole(&out)];
-    let median = time(repetitions, || dispatch_and_wait(device, executable, export, workgroups, &[], &bindings))?;
+    let bindings = [
+        BufferRef::whole(&a_buffer),
+        BufferRef::whole(&b_buffer),
+        BufferRef::whole(&out),
+    ];
+    let median = time(repetitions, || {
+        dispatch_and_wait(device, executable, export, workgroups, &[], &bindings)
+    })?;
     let result = out.read_elements::<f32>(0, ADD_ELEMENTS)?;
     for (i, ((x, y), r)) in a.iter().zip(&b).zip(&result).enumerate() {
         ensure!(x + y == *r, "add element {i}: {x} + {y} gave {r}");
@@ -117,16 +150,34 @@ fn run_matmul(device: &Device, executable: &Executable, repetitions: usize) -> R
     let out = device.allocate_buffer(BufferParams::default(), bytes)?;
     a_buffer.write_elements(0, &a)?;
     b_buffer.write_elements(0, &b)?;
-    let (constants, workgroups) = matmul_constants(MATMUL_SIZE, MATMUL_SIZE, MATMUL_SIZE, MATMUL_ROWS_PER_WORKGROUP);
-    let bindings = [BufferRef::whole(&a_buffer), BufferRef::whole(&b_buffer), BufferRef::whole(&out)];
-    let median = time(repetitions, || dispatch_and_wait(device, executable, export, workgroups, &constants, &bindings))?;
+    let (constants, workgroups) = matmul_constants(
+        MATMUL_SIZE,
+        MATMUL_SIZE,
+        MATMUL_SIZE,
+        MATMUL_ROWS_PER_WORKGROUP,
+    );
+    let bindings = [
+        BufferRef::whole(&a_buffer),
+        BufferRef::whole(&b_buffer),
+        BufferRef::whole(&out),
+    ];
+    let median = time(repetitions, || {
+        dispatch_and_wait(
+            device, executable, export, workgroups, &constants, &bindings,
+        )
+    })?;
     let result = out.read_elements::<f32>(0, n * n)?;
     // Reference in f64 on a sample of rows (every 7th), tolerance relative to the row's scale.
     for row in (0..n).step_by(7) {
         for col in 0..n {
-            let expected: f64 = (0..n).map(|p| f64::from(a[row * n + p]) * f64::from(b[p * n + col])).sum();
+            let expected: f64 = (0..n)
+                .map(|p| f64::from(a[row * n + p]) * f64::from(b[p * n + col]))
+                .sum();
             let got = f64::from(result[row * n + col]);
-            ensure!((got - expected).abs() <= 1e-3, "matmul C[{row}][{col}] = {got}, expected {expected}");
+            ensure!(
+                (got - expected).abs() <= 1e-3,
+                "matmul C[{row}][{col}] = {got}, expected {expected}"
+            );
         }
     }
     Ok(median)
@@ -138,14 +189,16 @@ fn run_on(uri: &str, repetitions: usize) -> Result<()> {
     let executable = cache
         .prepare_executable(&ExecutableParams::new("static", LIBRARY_NAME.as_bytes()))
         .with_context(|| format!("preparing the sample kernels on {uri}"))?;
-    let add = run_add(&device, &executable, repetitions).with_context(|| format!("add on {uri}"))?;
+    let add =
+        run_add(&device, &executable, repetitions).with_context(|| format!("add on {uri}"))?;
     let bytes = (ADD_ELEMENTS * 4 * 3) as f64;
     println!(
         "{uri:<12} add    1048576 f32       median {:>9.3} ms  {:>7.1} GB/s     ok",
         add.as_secs_f64() * 1e3,
         bytes / add.as_secs_f64() / 1e9
     );
-    let matmul = run_matmul(&device, &executable, repetitions).with_context(|| format!("matmul on {uri}"))?;
+    let matmul = run_matmul(&device, &executable, repetitions)
+        .with_context(|| format!("matmul on {uri}"))?;
     let flops = 2.0 * f64::from(MATMUL_SIZE).powi(3);
     println!(
         "{uri:<12} matmul 512x512x512 f32 median {:>9.3} ms  {:>7.1} GFLOP/s  ok",
@@ -161,7 +214,11 @@ fn main() -> Result<()> {
         list();
     }
     if options.run {
-        let devices = if options.devices.is_empty() { hal::registered_driver_names() } else { options.devices.clone() };
+        let devices = if options.devices.is_empty() {
+            hal::registered_driver_names()
+        } else {
+            options.devices.clone()
+        };
         ensure!(!devices.is_empty(), "no driver is compiled in");
         println!("sample workload, {} repetitions each:", options.repetitions);
         for uri in &devices {

@@ -17,7 +17,10 @@ pub use loader_static;
 
 /// Names of the executable loaders linked into this program, sorted.
 pub fn registered_loader_names() -> Vec<String> {
-    hal_local::registered_loaders().iter().map(|l| l.name().to_string()).collect()
+    hal_local::registered_loaders()
+        .iter()
+        .map(|l| l.name().to_string())
+        .collect()
 }
 
 /// Executable formats some linked loader can load, sorted.
@@ -27,5 +30,8 @@ pub fn registered_formats() -> Vec<String> {
 
 /// Names of the drivers linked into this program, sorted.
 pub fn registered_driver_names() -> Vec<String> {
-    hal_core::registered_drivers().iter().map(|r| r.name.to_string()).collect()
+    hal_core::registered_drivers()
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect()
 }

@@ -12,19 +12,43 @@ fn registry_with(features: &[&str]) -> Vec<String> {
     let output = Command::new(cargo)
         .current_dir(&workspace)
         .env("CARGO_TARGET_DIR", &target)
-        .args(["run", "--quiet", "--offline", "-p", "hal", "--example", "registry", "--no-default-features"])
-        .args(if features.is_empty() { vec![] } else { vec!["--features".to_string(), features.join(",")] })
+        .args([
+            "run",
+            "--quiet",
+            "--offline",
+            "-p",
+            "hal",
+            "--example",
+            "registry",
+            "--no-default-features",
+        ])
+        .args(if features.is_empty() {
+            vec![]
+        } else {
+            vec!["--features".to_string(), features.join(",")]
+        })
         .output()
         .expect("cargo runs");
-    assert!(output.status.success(), "build with {features:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().lines().map(str::to_string).collect()
+    assert!(
+        output.status.success(),
+        "build with {features:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
 fn each_feature_set_sees_exactly_its_drivers_and_loaders() {
     assert_eq!(registry_with(&[]), Vec::<String>::new());
     assert_eq!(registry_with(&["local-sync"]), ["driver local-sync"]);
-    assert_eq!(registry_with(&["loader-static"]), ["loader static", "format static"]);
+    assert_eq!(
+        registry_with(&["loader-static"]),
+        ["loader static", "format static"]
+    );
     assert_eq!(
         registry_with(&["local-sync", "loader-static"]),
         ["driver local-sync", "loader static", "format static"]

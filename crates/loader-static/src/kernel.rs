@@ -109,7 +109,6 @@ pub struct Workgroup<'a> {
 }
 
 #[inline]
-
 fn ranges_overlap(a: (usize, usize), b: (usize, usize)) -> bool {
     a.1 > 0 && b.1 > 0 && a.0 < b.0 + b.1 && b.0 < a.0 + a.1
 }
@@ -119,14 +118,20 @@ impl<'a> Workgroup<'a> {
     fn binding_raw(&self, index: usize) -> (*mut c_void, usize) {
         // SAFETY: `index < binding_count`, checked by `check_dispatch` for every index used, and
         // the runtime passes arrays of `binding_count` entries.
-        unsafe { (*self.dispatch.binding_ptrs.add(index), *self.dispatch.binding_lengths.add(index)) }
+        unsafe {
+            (
+                *self.dispatch.binding_ptrs.add(index),
+                *self.dispatch.binding_lengths.add(index),
+            )
+        }
     }
 
     #[inline]
-
     fn check_dispatch(&self) -> KernelResult {
         let s = self.signature;
-        if self.dispatch.binding_count as usize != s.bindings.len() || self.dispatch.constant_count != u16::from(s.constant_count) {
+        if self.dispatch.binding_count as usize != s.bindings.len()
+            || self.dispatch.constant_count != u16::from(s.constant_count)
+        {
             return Err(KernelError::BAD_DISPATCH);
         }
         // Writable bindings must overlap no other binding; no allocation: this runs per
@@ -149,13 +154,21 @@ impl<'a> Workgroup<'a> {
     /// The workgroup id (x, y, z).
     #[inline]
     pub fn id(&self) -> [u32; 3] {
-        [self.workgroup.workgroup_id_x, self.workgroup.workgroup_id_y, u32::from(self.workgroup.workgroup_id_z)]
+        [
+            self.workgroup.workgroup_id_x,
+            self.workgroup.workgroup_id_y,
+            u32::from(self.workgroup.workgroup_id_z),
+        ]
     }
 
     /// The dispatch's workgroup counts.
     #[inline]
     pub fn count(&self) -> [u32; 3] {
-        [self.dispatch.workgroup_count_x, self.dispatch.workgroup_count_y, u32::from(self.dispatch.workgroup_count_z)]
+        [
+            self.dispatch.workgroup_count_x,
+            self.dispatch.workgroup_count_y,
+            u32::from(self.dispatch.workgroup_count_z),
+        ]
     }
 
     /// The linear id `x + X * (y + Y * z)`.
@@ -229,7 +242,9 @@ impl<'a> Workgroup<'a> {
         }
         // SAFETY: the runtime gives each running workgroup its own local memory of this size,
         // and `take` hands it out once per call.
-        Ok(unsafe { std::slice::from_raw_parts_mut(self.workgroup.local_memory.cast::<u8>(), size) })
+        Ok(unsafe {
+            std::slice::from_raw_parts_mut(self.workgroup.local_memory.cast::<u8>(), size)
+        })
     }
 
     /// The whole of read-only binding `index`, as elements of `T`.
@@ -251,14 +266,22 @@ impl<'a> Workgroup<'a> {
     /// The tile is clipped to the binding, so it may be shorter than declared, or empty.
     #[inline]
     pub fn tile<T: Pod>(&self, index: usize) -> Result<&'a mut [T], KernelError> {
-        let tile = self.signature.bindings.get(index).and_then(|a| a.tile()).ok_or(KernelError::BAD_VIEW)?;
+        let tile = self
+            .signature
+            .bindings
+            .get(index)
+            .and_then(|a| a.tile())
+            .ok_or(KernelError::BAD_VIEW)?;
         let (ptr, len) = self.binding_raw(index);
         let (start, bytes) = match tile {
             Tile::Whole if self.total() == 1 => (0, len),
             Tile::Whole => return Err(KernelError::BAD_DISPATCH),
             Tile::Bytes(bytes) => tile_range(self.linear_id(), bytes as usize, len)?,
             Tile::ConstantBytes(constant) => {
-                let bytes = *self.constants().get(constant as usize).ok_or(KernelError::BAD_DISPATCH)?;
+                let bytes = *self
+                    .constants()
+                    .get(constant as usize)
+                    .ok_or(KernelError::BAD_DISPATCH)?;
                 tile_range(self.linear_id(), bytes as usize, len)?
             }
         };
@@ -278,7 +301,10 @@ impl<'a> Workgroup<'a> {
 /// Byte range of tile `k` of `tile_bytes` in a binding of `len` bytes, clipped to it.
 #[inline]
 fn tile_range(k: u64, tile_bytes: usize, len: usize) -> Result<(usize, usize), KernelError> {
-    let start = usize::try_from(k).ok().and_then(|k| k.checked_mul(tile_bytes)).ok_or(KernelError::BAD_DISPATCH)?;
+    let start = usize::try_from(k)
+        .ok()
+        .and_then(|k| k.checked_mul(tile_bytes))
+        .ok_or(KernelError::BAD_DISPATCH)?;
     if start >= len {
         return Ok((len, 0));
     }
@@ -287,7 +313,11 @@ fn tile_range(k: u64, tile_bytes: usize, len: usize) -> Result<(usize, usize), K
 
 /// A typed pointer and element count for `bytes` bytes at `start` of a binding; checks alignment.
 #[inline]
-fn typed_slice<T: Pod>(base: *mut c_void, start: usize, bytes: usize) -> Result<(*mut T, usize), KernelError> {
+fn typed_slice<T: Pod>(
+    base: *mut c_void,
+    start: usize,
+    bytes: usize,
+) -> Result<(*mut T, usize), KernelError> {
     let size = std::mem::size_of::<T>();
     if size == 0 {
         return Err(KernelError::BAD_DISPATCH);
@@ -321,7 +351,14 @@ pub unsafe fn invoke(
     }
     // SAFETY: non-null and valid per the ABI contract of this function.
     let (environment, dispatch, workgroup) = unsafe { (&*environment, &*dispatch, &*workgroup) };
-    let context = Workgroup { signature, environment, dispatch, workgroup, taken: Cell::new(0), local_memory_taken: Cell::new(false) };
+    let context = Workgroup {
+        signature,
+        environment,
+        dispatch,
+        workgroup,
+        taken: Cell::new(0),
+        local_memory_taken: Cell::new(false),
+    };
     if let Err(error) = context.check_dispatch() {
         return error.value();
     }

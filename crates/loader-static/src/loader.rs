@@ -27,12 +27,18 @@ impl StaticLibraryLoader {
     /// A loader over every library registered at link time. Libraries whose query fails are
     /// left out (they cannot be loaded anyway).
     pub fn from_registry() -> StaticLibraryLoader {
-        let queries: Vec<QueryFn> = inventory::iter::<StaticLibraryRegistration>.into_iter().map(|r| r.query).collect();
+        let queries: Vec<QueryFn> = inventory::iter::<StaticLibraryRegistration>
+            .into_iter()
+            .map(|r| r.query)
+            .collect();
         let libraries = queries
             .into_iter()
-            // SAFETY: registrations hold query functions of linked libraries (the macro's, or
-            // ones whose registrant vouched for them with `register_static_library!`).
-            .filter_map(|query| unsafe { query_library_name(query) }.ok().map(|name| (name, query)))
+            .filter_map(|query| {
+                // SAFETY: registrations hold query functions of linked libraries (the macro's,
+                // or ones whose registrant vouched for them with `register_static_library!`).
+                let name = unsafe { query_library_name(query) };
+                name.ok().map(|name| (name, query))
+            })
             .collect();
         StaticLibraryLoader { libraries }
     }
@@ -48,7 +54,9 @@ impl StaticLibraryLoader {
             // SAFETY: per this function's contract.
             let name = unsafe { query_library_name(query) }?;
             if libraries.iter().any(|(existing, _)| *existing == name) {
-                return Err(Status::already_exists(format!("two static libraries are named '{name}'")));
+                return Err(Status::already_exists(format!(
+                    "two static libraries are named '{name}'"
+                )));
             }
             libraries.push((name, query));
         }
@@ -79,7 +87,10 @@ impl ExecutableLoader for StaticLibraryLoader {
 
     fn infer_format(&self, data: &[u8]) -> Option<String> {
         let name = std::str::from_utf8(data).ok()?;
-        self.libraries.iter().any(|(n, _)| n == name).then(|| STATIC_FORMAT.to_string())
+        self.libraries
+            .iter()
+            .any(|(n, _)| n == name)
+            .then(|| STATIC_FORMAT.to_string())
     }
 
     fn try_load(&self, request: &LoadRequest<'_>) -> Result<LoadOutcome> {
@@ -90,7 +101,9 @@ impl ExecutableLoader for StaticLibraryLoader {
             ))
         })?;
         if name.is_empty() {
-            return Err(Status::invalid_argument("static executable data (the library name) is empty"));
+            return Err(Status::invalid_argument(
+                "static executable data (the library name) is empty",
+            ));
         }
         let Some(&(_, query)) = self.libraries.iter().find(|(n, _)| n == name) else {
             return Ok(LoadOutcome::NotMine(format!(
@@ -100,9 +113,10 @@ impl ExecutableLoader for StaticLibraryLoader {
         };
         // SAFETY: the query belongs to a linked library whose tables live for the program
         // (registration / `with_libraries` contract), so an empty owner suffices.
-        let executable: Executable =
-            unsafe { LocalExecutable::load(query, Box::new(()), request.constants, request.imports) }
-                .map_err(|s| s.with_context(format!("while loading static library '{name}'")))?;
+        let executable: Executable = unsafe {
+            LocalExecutable::load(query, Box::new(()), request.constants, request.imports)
+        }
+        .map_err(|s| s.with_context(format!("while loading static library '{name}'")))?;
         Ok(LoadOutcome::Loaded(executable))
     }
 }

@@ -3,8 +3,8 @@
 use std::ffi::{c_char, CString};
 
 use hal_local::abi::{
-    ConstantTable, DispatchAttrs, DispatchFn, ExportTable, ImportTable, LibraryHeader, LibraryV0, SourceFileTable,
-    LIBRARY_VERSION,
+    ConstantTable, DispatchAttrs, DispatchFn, ExportTable, ImportTable, LibraryHeader, LibraryV0,
+    SourceFileTable, LIBRARY_VERSION,
 };
 
 /// One export of a library being built.
@@ -46,9 +46,16 @@ impl LibraryTables {
     /// Names must not contain NUL bytes (the macro guarantees string literals).
     pub fn build(name: &str, executable_constants: u32, exports: &[ExportDecl]) -> LibraryTables {
         let c_name = CString::new(name).expect("library names contain no NUL byte");
-        let header = Box::new(LibraryHeader { version: LIBRARY_VERSION, name: c_name.as_ptr(), features: 0, sanitizer: 0 });
-        let export_names: Vec<CString> =
-            exports.iter().map(|e| CString::new(e.name).expect("export names contain no NUL byte")).collect();
+        let header = Box::new(LibraryHeader {
+            version: LIBRARY_VERSION,
+            name: c_name.as_ptr(),
+            features: 0,
+            sanitizer: 0,
+        });
+        let export_names: Vec<CString> = exports
+            .iter()
+            .map(|e| CString::new(e.name).expect("export names contain no NUL byte"))
+            .collect();
         let name_ptrs: Vec<*const c_char> = export_names.iter().map(|n| n.as_ptr()).collect();
         let functions: Vec<Option<DispatchFn>> = exports.iter().map(|e| Some(e.function)).collect();
         let attrs: Vec<DispatchAttrs> = exports
@@ -65,7 +72,10 @@ impl LibraryTables {
             .collect();
         let library = Box::new(LibraryV0 {
             header: &*header,
-            imports: ImportTable { count: 0, symbols: std::ptr::null() },
+            imports: ImportTable {
+                count: 0,
+                symbols: std::ptr::null(),
+            },
             exports: ExportTable {
                 count: exports.len() as u32,
                 ptrs: functions.as_ptr(),
@@ -78,8 +88,13 @@ impl LibraryTables {
                 source_locations: std::ptr::null(),
                 stage_locations: std::ptr::null(),
             },
-            constants: ConstantTable { count: executable_constants },
-            sources: SourceFileTable { count: 0, files: std::ptr::null() },
+            constants: ConstantTable {
+                count: executable_constants,
+            },
+            sources: SourceFileTable {
+                count: 0,
+                files: std::ptr::null(),
+            },
         });
         LibraryTables {
             library,

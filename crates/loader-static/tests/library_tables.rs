@@ -7,9 +7,15 @@ use std::ptr::null;
 use hal_core::StatusCode;
 use hal_local::abi::*;
 use hal_local::verify_library;
-use loader_static::{kernel_library, ExportDecl, KernelError, KernelResult, LibraryTables, Workgroup};
+use loader_static::{
+    kernel_library, ExportDecl, KernelError, KernelResult, LibraryTables, Workgroup,
+};
 
-unsafe extern "C" fn noop(_: *const EnvironmentV0, _: *const DispatchStateV0, _: *const WorkgroupStateV0) -> i32 {
+unsafe extern "C" fn noop(
+    _: *const EnvironmentV0,
+    _: *const DispatchStateV0,
+    _: *const WorkgroupStateV0,
+) -> i32 {
     0
 }
 
@@ -26,9 +32,18 @@ struct Parts {
 
 fn parts() -> Box<Parts> {
     Box::new(Parts {
-        header: LibraryHeader { version: LIBRARY_VERSION, name: NAME.as_ptr(), features: 0, sanitizer: 0 },
+        header: LibraryHeader {
+            version: LIBRARY_VERSION,
+            name: NAME.as_ptr(),
+            features: 0,
+            sanitizer: 0,
+        },
         functions: [Some(noop)],
-        attrs: [DispatchAttrs { binding_count: 2, constant_count: 1, ..DispatchAttrs::default() }],
+        attrs: [DispatchAttrs {
+            binding_count: 2,
+            constant_count: 1,
+            ..DispatchAttrs::default()
+        }],
         names: [EXPORT_NAME.as_ptr()],
     })
 }
@@ -36,7 +51,10 @@ fn parts() -> Box<Parts> {
 fn library(parts: &Parts) -> LibraryV0 {
     LibraryV0 {
         header: &parts.header,
-        imports: ImportTable { count: 0, symbols: null() },
+        imports: ImportTable {
+            count: 0,
+            symbols: null(),
+        },
         exports: ExportTable {
             count: 1,
             ptrs: parts.functions.as_ptr(),
@@ -50,7 +68,10 @@ fn library(parts: &Parts) -> LibraryV0 {
             stage_locations: null(),
         },
         constants: ConstantTable { count: 0 },
-        sources: SourceFileTable { count: 0, files: null() },
+        sources: SourceFileTable {
+            count: 0,
+            files: null(),
+        },
     }
 }
 
@@ -73,23 +94,88 @@ fn a_good_library_verifies() {
 fn bad_tables_are_clear_errors() {
     type Mutation = fn(&mut Parts, &mut LibraryV0);
     // `None`: the tables verify, and hal-core's `Executable::new` must refuse the exports.
-    let cases: &[(&str, Mutation, Option<(StatusCode, &str)>)] = &[
-        ("null header", |_, l| l.header = null(), Some((StatusCode::InvalidArgument, "header"))),
-        ("wrong version", |p, _| p.header.version = 5, Some((StatusCode::Incompatible, "version 5"))),
-        ("null name", |p, _| p.header.name = null(), Some((StatusCode::InvalidArgument, "name is null"))),
-        ("sanitizer", |p, _| p.header.sanitizer = 1, Some((StatusCode::Incompatible, "address sanitizer"))),
-        ("unknown sanitizer", |p, _| p.header.sanitizer = 9, Some((StatusCode::InvalidArgument, "sanitizer kind 9"))),
-        ("constant count", |_, l| l.constants.count = 3, Some((StatusCode::InvalidArgument, "takes 3 executable constants"))),
-        ("null attrs", |_, l| l.exports.attrs = null(), Some((StatusCode::InvalidArgument, "attribute"))),
-        ("null names", |_, l| l.exports.names = null(), Some((StatusCode::InvalidArgument, "name array"))),
-        ("null function", |p, _| p.functions[0] = None, Some((StatusCode::InvalidArgument, "null function"))),
-        ("null export name", |p, _| p.names[0] = null(), Some((StatusCode::InvalidArgument, "export 0 name"))),
-        ("empty export name", |p, _| p.names[0] = EMPTY_NAME.as_ptr(), None),
-        ("too many bindings", |p, _| p.attrs[0].binding_count = 65, Some((StatusCode::InvalidArgument, "65 bindings"))),
-        ("too many constants", |p, _| p.attrs[0].constant_count = 65, Some((StatusCode::InvalidArgument, "65 constants"))),
-        ("parameters", |p, _| p.attrs[0].parameter_count = 1, Some((StatusCode::Unimplemented, "dispatch parameters"))),
-        ("huge export count", |_, l| l.exports.count = u32::MAX, Some((StatusCode::InvalidArgument, "exports"))),
-        ("imports without symbols", |_, l| l.imports.count = 2, Some((StatusCode::InvalidArgument, "import table"))),
+    type Expected = Option<(StatusCode, &'static str)>;
+    let cases: &[(&str, Mutation, Expected)] = &[
+        (
+            "null header",
+            |_, l| l.header = null(),
+            Some((StatusCode::InvalidArgument, "header")),
+        ),
+        (
+            "wrong version",
+            |p, _| p.header.version = 5,
+            Some((StatusCode::Incompatible, "version 5")),
+        ),
+        (
+            "null name",
+            |p, _| p.header.name = null(),
+            Some((StatusCode::InvalidArgument, "name is null")),
+        ),
+        (
+            "sanitizer",
+            |p, _| p.header.sanitizer = 1,
+            Some((StatusCode::Incompatible, "address sanitizer")),
+        ),
+        (
+            "unknown sanitizer",
+            |p, _| p.header.sanitizer = 9,
+            Some((StatusCode::InvalidArgument, "sanitizer kind 9")),
+        ),
+        (
+            "constant count",
+            |_, l| l.constants.count = 3,
+            Some((StatusCode::InvalidArgument, "takes 3 executable constants")),
+        ),
+        (
+            "null attrs",
+            |_, l| l.exports.attrs = null(),
+            Some((StatusCode::InvalidArgument, "attribute")),
+        ),
+        (
+            "null names",
+            |_, l| l.exports.names = null(),
+            Some((StatusCode::InvalidArgument, "name array")),
+        ),
+        (
+            "null function",
+            |p, _| p.functions[0] = None,
+            Some((StatusCode::InvalidArgument, "null function")),
+        ),
+        (
+            "null export name",
+            |p, _| p.names[0] = null(),
+            Some((StatusCode::InvalidArgument, "export 0 name")),
+        ),
+        (
+            "empty export name",
+            |p, _| p.names[0] = EMPTY_NAME.as_ptr(),
+            None,
+        ),
+        (
+            "too many bindings",
+            |p, _| p.attrs[0].binding_count = 65,
+            Some((StatusCode::InvalidArgument, "65 bindings")),
+        ),
+        (
+            "too many constants",
+            |p, _| p.attrs[0].constant_count = 65,
+            Some((StatusCode::InvalidArgument, "65 constants")),
+        ),
+        (
+            "parameters",
+            |p, _| p.attrs[0].parameter_count = 1,
+            Some((StatusCode::Unimplemented, "dispatch parameters")),
+        ),
+        (
+            "huge export count",
+            |_, l| l.exports.count = u32::MAX,
+            Some((StatusCode::InvalidArgument, "exports")),
+        ),
+        (
+            "imports without symbols",
+            |_, l| l.imports.count = 2,
+            Some((StatusCode::InvalidArgument, "import table")),
+        ),
     ];
     for (what, mutate, expected) in cases {
         let mut p = parts();
@@ -104,14 +190,18 @@ fn bad_tables_are_clear_errors() {
             (Ok(verified), None) => {
                 // An empty export name verifies here; hal-core's Executable::new rejects it.
                 let infos = verified.exports.into_iter().map(|e| e.info).collect();
-                let error = hal_core::Executable::new(infos, std::sync::Arc::new(Dummy)).unwrap_err();
+                let error =
+                    hal_core::Executable::new(infos, std::sync::Arc::new(Dummy)).unwrap_err();
                 assert!(error.message().contains("empty name"), "{what}: {error}");
             }
             (Ok(_), Some(_)) => panic!("{what}: verified"),
             (Err(error), None) => panic!("{what}: {error}"),
             (Err(error), Some((code, needle))) => {
                 assert_eq!(error.code(), *code, "{what}: {error}");
-                assert!(error.message().contains(needle), "{what}: '{error}' lacks '{needle}'");
+                assert!(
+                    error.message().contains(needle),
+                    "{what}: '{error}' lacks '{needle}'"
+                );
             }
         }
     }
@@ -126,21 +216,26 @@ impl hal_core::ExecutableImpl for Dummy {
 
 #[test]
 fn query_answers_only_version_six() {
-    let tables = LibraryTables::build("x", 0, &[ExportDecl {
-        name: "k",
-        function: noop,
-        constant_count: 0,
-        binding_count: 0,
-        local_memory_pages: 0,
-        workgroup_size: [1, 1, 1],
-    }]);
+    let tables = LibraryTables::build(
+        "x",
+        0,
+        &[ExportDecl {
+            name: "k",
+            function: noop,
+            constant_count: 0,
+            binding_count: 0,
+            local_memory_pages: 0,
+            workgroup_size: [1, 1, 1],
+        }],
+    );
     let library = tables.query_result().cast::<LibraryV0>();
     // SAFETY: the tables are alive and well formed.
     let verified = unsafe { verify_library(library, 0) }.unwrap();
     assert_eq!(verified.exports.len(), 1);
     for version in [0, 5, 7, u32::MAX] {
         // SAFETY: the generated query reads neither pointer.
-        assert!(unsafe { tests_library_query(version, null()) }.is_null(), "version {version}");
+        let library = unsafe { tests_library_query(version, null()) };
+        assert!(library.is_null(), "version {version}");
     }
     // SAFETY: as above.
     assert!(!unsafe { tests_library_query(6, null()) }.is_null());
@@ -240,13 +335,25 @@ fn kernels_refuse_racy_or_malformed_dispatches() {
     assert_eq!(code, KernelError::ALIASING.value());
 
     // Wrong binding count.
-    assert_eq!(call(0, &mut [&mut input], [1, 1, 1], 0), KernelError::BAD_DISPATCH.value());
+    assert_eq!(
+        call(0, &mut [&mut input], [1, 1, 1], 0),
+        KernelError::BAD_DISPATCH.value()
+    );
     // A whole-binding tile with more than one workgroup.
-    assert_eq!(call(1, &mut [&mut output], [2, 1, 1], 0), KernelError::BAD_DISPATCH.value());
+    assert_eq!(
+        call(1, &mut [&mut output], [2, 1, 1], 0),
+        KernelError::BAD_DISPATCH.value()
+    );
     assert_eq!(call(1, &mut [&mut output], [1, 1, 1], 0), 0);
     assert_eq!(output, [7; 8]);
     // Asking for the same tile twice.
-    assert_eq!(call(2, &mut [&mut output], [1, 1, 1], 0), KernelError::BAD_VIEW.value());
+    assert_eq!(
+        call(2, &mut [&mut output], [1, 1, 1], 0),
+        KernelError::BAD_VIEW.value()
+    );
     // A panic is caught at the boundary.
-    assert_eq!(call(3, &mut [], [1, 1, 1], 0), KernelError::PANICKED.value());
+    assert_eq!(
+        call(3, &mut [], [1, 1, 1], 0),
+        KernelError::PANICKED.value()
+    );
 }

@@ -24,14 +24,23 @@ const AVX2_FMA_BITS: u64 = (1 << 15) | (1 << 11);
 
 /// The push constants of a matmul dispatch and its workgroup count along x.
 pub fn matmul_constants(m: u32, n: u32, k: u32, rows_per_workgroup: u32) -> ([u32; 4], u32) {
-    ([m, n, k, rows_per_workgroup * n * 4], m.div_ceil(rows_per_workgroup))
+    (
+        [m, n, k, rows_per_workgroup * n * 4],
+        m.div_ceil(rows_per_workgroup),
+    )
 }
 
 fn add(workgroup: &Workgroup<'_>) -> KernelResult {
     let out = workgroup.tile::<f32>(2)?;
     let start = workgroup.linear_id() as usize * ADD_ELEMENTS_PER_WORKGROUP;
-    let a = workgroup.read::<f32>(0)?.get(start..start + out.len()).ok_or(KernelError::BAD_DISPATCH)?;
-    let b = workgroup.read::<f32>(1)?.get(start..start + out.len()).ok_or(KernelError::BAD_DISPATCH)?;
+    let a = workgroup
+        .read::<f32>(0)?
+        .get(start..start + out.len())
+        .ok_or(KernelError::BAD_DISPATCH)?;
+    let b = workgroup
+        .read::<f32>(1)?
+        .get(start..start + out.len())
+        .ok_or(KernelError::BAD_DISPATCH)?;
     if workgroup.processor_features() & AVX2_FMA_BITS == AVX2_FMA_BITS {
         // SAFETY: the environment says this CPU has AVX2 and FMA.
         unsafe { add_avx2(a, b, out) };
@@ -59,9 +68,11 @@ unsafe fn add_avx2(a: &[f32], b: &[f32], out: &mut [f32]) {
 }
 
 fn matmul(workgroup: &Workgroup<'_>) -> KernelResult {
-    let &[m, n, k, tile_bytes] = workgroup.constants() else { return Err(KernelError::BAD_DISPATCH) };
+    let &[m, n, k, tile_bytes] = workgroup.constants() else {
+        return Err(KernelError::BAD_DISPATCH);
+    };
     let (m, n, k) = (m as usize, n as usize, k as usize);
-    if n == 0 || tile_bytes as usize % (4 * n) != 0 {
+    if n == 0 || !(tile_bytes as usize).is_multiple_of(4 * n) {
         return Err(KernelError::BAD_DISPATCH);
     }
     let rows_per_workgroup = tile_bytes as usize / (4 * n);
@@ -71,8 +82,14 @@ fn matmul(workgroup: &Workgroup<'_>) -> KernelResult {
     if first_row + rows > m {
         return Err(KernelError::BAD_DISPATCH);
     }
-    let a = workgroup.read::<f32>(0)?.get(first_row * k..(first_row + rows) * k).ok_or(KernelError::BAD_DISPATCH)?;
-    let b = workgroup.read::<f32>(1)?.get(..k * n).ok_or(KernelError::BAD_DISPATCH)?;
+    let a = workgroup
+        .read::<f32>(0)?
+        .get(first_row * k..(first_row + rows) * k)
+        .ok_or(KernelError::BAD_DISPATCH)?;
+    let b = workgroup
+        .read::<f32>(1)?
+        .get(..k * n)
+        .ok_or(KernelError::BAD_DISPATCH)?;
     if workgroup.processor_features() & AVX2_FMA_BITS == AVX2_FMA_BITS {
         // SAFETY: the environment says this CPU has AVX2 and FMA.
         unsafe { matmul_rows_avx2(a, b, c, n, k) };
@@ -91,7 +108,11 @@ fn matmul_rows<const FUSED: bool>(a: &[f32], b: &[f32], c: &mut [f32], n: usize,
         for (c_row, a_row) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
             let scale = a_row[p];
             for (c_value, b_value) in c_row.iter_mut().zip(b_row) {
-                *c_value = if FUSED { b_value.mul_add(scale, *c_value) } else { *c_value + b_value * scale };
+                *c_value = if FUSED {
+                    b_value.mul_add(scale, *c_value)
+                } else {
+                    *c_value + b_value * scale
+                };
             }
         }
     }
