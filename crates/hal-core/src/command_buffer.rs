@@ -370,14 +370,7 @@ impl CommandBuffer {
                 source.len()
             )));
         }
-        let wanted = source.len() as DeviceSize;
-        if target.length() != WHOLE_BUFFER && target.length() != wanted {
-            return Err(Status::invalid_argument(format!(
-                "update target length {} differs from the {wanted}-byte source",
-                target.length()
-            )));
-        }
-        let target = with_length(target, wanted);
+        let target = with_source_length(target, source.len() as DeviceSize, "update")?;
         self.check_ref(&target, BufferUsage::TRANSFER_TARGET, "update target")?;
         self.inner.update(source, target)
     }
@@ -391,13 +384,7 @@ impl CommandBuffer {
             .ok_or_else(|| {
                 Status::invalid_argument("copy from a binding-table slot needs a concrete length")
             })?;
-        if target.length() != WHOLE_BUFFER && target.length() != length {
-            return Err(Status::invalid_argument(format!(
-                "copy source length {length} differs from target length {}",
-                target.length()
-            )));
-        }
-        let target = with_length(target, length);
+        let target = with_source_length(target, length, "copy")?;
         self.check_ref(&target, BufferUsage::TRANSFER_TARGET, "copy target")?;
         if let (
             BufferRef::Direct {
@@ -498,8 +485,19 @@ impl CommandBuffer {
     }
 }
 
-fn with_length<'a>(r: BufferRef<'a>, length: DeviceSize) -> BufferRef<'a> {
-    match r {
+/// `target` with the source's `length`: its own length must be that or whole.
+fn with_source_length<'a>(
+    target: BufferRef<'a>,
+    length: DeviceSize,
+    what: &str,
+) -> Result<BufferRef<'a>> {
+    if target.length() != WHOLE_BUFFER && target.length() != length {
+        return Err(Status::invalid_argument(format!(
+            "{what} target length {} differs from the {length}-byte source",
+            target.length()
+        )));
+    }
+    Ok(match target {
         BufferRef::Direct { buffer, offset, .. } => BufferRef::Direct {
             buffer,
             offset,
@@ -510,7 +508,7 @@ fn with_length<'a>(r: BufferRef<'a>, length: DeviceSize) -> BufferRef<'a> {
             offset,
             length,
         },
-    }
+    })
 }
 
 #[inline]
