@@ -7,6 +7,9 @@
 //! acquisition fails with `FAILED_PRECONDITION` instead of racing. Device users do not exclude
 //! each other: ordering between device work is what semaphores and barriers are for.
 
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(loom))]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{Result, Status};
@@ -202,7 +205,7 @@ impl AccessGate {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
