@@ -1,0 +1,79 @@
+//! # xtask: project automation, run as `cargo xtask <command>`
+//!
+//! One function and one file per subcommand:
+//! - `cts [--driver NAME] [--format NAME]` ([`cts`]): runs each driver's conformance suite and
+//!   prints a driver × format × suite matrix.
+//! - `ci` ([`ci`]): exactly what CI runs.
+
+mod ci;
+mod cts;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "usage: cargo xtask <command> [options]
+
+commands:
+  cts [--driver NAME] [--format NAME]   run the conformance suite of every (or one) driver
+  ci                                    run exactly what CI runs (fmt, clippy, tests, loom, cts)";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_deref() {
+        Some("cts") => cts::run(&rest),
+        Some("ci") => ci::run(&rest),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(true)
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command '{other}'\n\n{USAGE}")),
+        None => Err(anyhow::anyhow!("no command given\n\n{USAGE}")),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The workspace root (this crate lives in `crates/xtask`).
+fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .ancestors()
+        .nth(2)
+        .unwrap_or(manifest_dir)
+        .to_path_buf()
+}
+
+/// The Cargo target directory, honouring `CARGO_TARGET_DIR`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    }
+}
+
+/// The cargo that runs us (so `cargo +toolchain xtask` stays on that toolchain).
+fn cargo() -> std::process::Command {
+    let mut command =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+/// Takes the value of `flag` from `args`, if present.
+fn take_value(args: &[String], index: &mut usize, flag: &str) -> Result<String> {
+    *index += 1;
+    match args.get(*index) {
+        Some(value) => Ok(value.clone()),
+        None => bail!("{flag} needs a value"),
+    }
+}
