@@ -150,6 +150,8 @@ pub struct SlotRequirement {
     pub min_length: DeviceSize,
     /// The entry's buffer must allow this usage.
     pub usage: BufferUsage,
+    /// The slot is bound to a dispatch, so its buffer needs a dispatch usage.
+    pub dispatch: bool,
 }
 
 impl SlotRequirement {
@@ -157,5 +159,6 @@ impl SlotRequirement {
     pub fn merge(&mut self, other: SlotRequirement) {
         self.min_length = self.min_length.max(other.min_length);
         self.usage |= other.usage;
+        self.dispatch |= other.dispatch;
     }
 }

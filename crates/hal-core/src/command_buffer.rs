@@ -169,6 +169,9 @@ pub struct CommandBuffer {
     params: CommandBufferParams,
     state: RecordingState,
     slot_requirements: Vec<Option<SlotRequirement>>,
+    /// Slot uses of the command being validated, merged into `slot_requirements` only once the
+    /// command is accepted, so a rejected command leaves no requirement behind.
+    pending_slots: Vec<(u32, SlotRequirement)>,
     submitted: AtomicBool,
 }
 
@@ -189,6 +192,7 @@ impl CommandBuffer {
             params,
             state: RecordingState::Initial,
             slot_requirements: Vec::new(),
+            pending_slots: Vec::new(),
             submitted: AtomicBool::new(false),
         }
     }
@@ -235,7 +239,8 @@ impl CommandBuffer {
     }
 
     #[inline]
-    fn require_recording(&self, what: &str) -> Result<()> {
+    fn require_recording(&mut self, what: &str) -> Result<()> {
+        self.pending_slots.clear();
         if self.state != RecordingState::Recording {
             return Err(Status::failed_precondition(format!(
                 "{what} on a command buffer in state {:?}; commands are recorded between begin and end",
@@ -246,7 +251,7 @@ impl CommandBuffer {
     }
 
     #[inline]
-    fn require_category(&self, category: CommandCategory, what: &str) -> Result<()> {
+    fn require_category(&mut self, category: CommandCategory, what: &str) -> Result<()> {
         self.require_recording(what)?;
         if !self.params.categories.contains(category) {
             return Err(Status::invalid_argument(format!(
@@ -266,6 +271,18 @@ impl CommandBuffer {
         usage: BufferUsage,
         what: &str,
     ) -> Result<Option<DeviceSize>> {
+        self.check_ref_for(r, usage, false, what)
+    }
+
+    /// As `check_ref`; `dispatch` marks a dispatch binding, which needs a dispatch usage.
+    #[inline]
+    fn check_ref_for(
+        &mut self,
+        r: &BufferRef<'_>,
+        usage: BufferUsage,
+        dispatch: bool,
+        what: &str,
+    ) -> Result<Option<DeviceSize>> {
         match *r {
             BufferRef::Direct {
                 buffer,
@@ -278,16 +295,18 @@ impl CommandBuffer {
                     Err(status) => Err(status.with_context(what.to_string())),
                 }
             }
-            BufferRef::Slot { .. } => self.record_slot_use(r, usage, what),
+            BufferRef::Slot { .. } => self.record_slot_use(r, usage, dispatch, what),
         }
     }
 
-    /// Records a slot reference's requirement on the binding table (checked at submit).
+    /// Notes a slot reference's requirement on the binding table (checked at submit); it takes
+    /// effect when the command is accepted ([`CommandBuffer::accept`]).
     #[inline(never)]
     fn record_slot_use(
         &mut self,
         r: &BufferRef<'_>,
         usage: BufferUsage,
+        dispatch: bool,
         what: &str,
     ) -> Result<Option<DeviceSize>> {
         match *r {
@@ -312,18 +331,33 @@ impl CommandBuffer {
                         ))
                     })?
                 };
+                let requirement = SlotRequirement {
+                    min_length,
+                    usage,
+                    dispatch,
+                };
+                self.pending_slots.push((slot, requirement));
+                Ok((length != WHOLE_BUFFER).then_some(length))
+            }
+        }
+    }
+
+    /// Completes a command: if the driver accepted it, its slot uses become requirements.
+    #[inline]
+    fn accept(&mut self, result: Result<()>) -> Result<()> {
+        if result.is_ok() && !self.pending_slots.is_empty() {
+            for (slot, requirement) in std::mem::take(&mut self.pending_slots) {
                 let index = slot as usize;
                 if self.slot_requirements.len() <= index {
                     self.slot_requirements.resize(index + 1, None);
                 }
-                let requirement = SlotRequirement { min_length, usage };
                 match &mut self.slot_requirements[index] {
                     Some(existing) => existing.merge(requirement),
                     empty => *empty = Some(requirement),
                 }
-                Ok((length != WHOLE_BUFFER).then_some(length))
             }
         }
+        result
     }
 
     /// An execution barrier: commands after it start only after commands before it finish.
@@ -357,7 +391,8 @@ impl CommandBuffer {
         self.require_category(CommandCategory::TRANSFER, "fill")?;
         let length = self.check_ref(&target, BufferUsage::TRANSFER_TARGET, "fill target")?;
         check_fill_alignment(target.offset(), length.unwrap_or(0), pattern)?;
-        self.inner.fill(target, pattern)
+        let result = self.inner.fill(target, pattern);
+        self.accept(result)
     }
 
     /// Writes `source` (at most 64 KiB, captured now) at `target`, whose length must be
@@ -372,7 +407,8 @@ impl CommandBuffer {
         }
         let target = with_source_length(target, source.len() as DeviceSize, "update")?;
         self.check_ref(&target, BufferUsage::TRANSFER_TARGET, "update target")?;
-        self.inner.update(source, target)
+        let result = self.inner.update(source, target);
+        self.accept(result)
     }
 
     /// Copies `source`'s range to `target`. Lengths must agree (or the target's be whole);
@@ -403,7 +439,8 @@ impl CommandBuffer {
                 check_no_overlap(a.storage_offset() + ao, b.storage_offset() + bo, length)?;
             }
         }
-        self.inner.copy(source, target)
+        let result = self.inner.copy(source, target);
+        self.accept(result)
     }
 
     /// Dispatches export `ordinal` of `executable` over `workgroups` with `constants` and
@@ -420,7 +457,7 @@ impl CommandBuffer {
         self.require_category(CommandCategory::DISPATCH, "dispatch")?;
         validate_dispatch_shape(executable, ordinal, constants, bindings)?;
         for (index, binding) in bindings.iter().enumerate() {
-            self.check_ref(binding, BufferUsage::empty(), "dispatch binding")
+            self.check_ref_for(binding, BufferUsage::empty(), true, "dispatch binding")
                 .and_then(|_| require_dispatch_usage(binding))
                 .map_err(|status| status.with_context(format!("in dispatch binding {index}")))?;
         }
@@ -432,13 +469,14 @@ impl CommandBuffer {
             )?;
             check_indirect_parameters(parameters.offset(), length)?;
         }
-        self.inner.dispatch(&Dispatch {
+        let result = self.inner.dispatch(&Dispatch {
             executable,
             ordinal,
             workgroups,
             constants,
             bindings,
-        })
+        });
+        self.accept(result)
     }
 
     /// Checks that the buffer can be submitted with `binding_table` and resolves the table.
@@ -473,6 +511,17 @@ impl CommandBuffer {
             entry
                 .buffer
                 .require_usage(requirement.usage, &format!("binding table slot {slot}"))?;
+            if requirement.dispatch
+                && !entry
+                    .buffer
+                    .usage()
+                    .intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ)
+            {
+                return Err(Status::permission_denied(format!(
+                    "binding table slot {slot} is bound to a dispatch and needs a DISPATCH_STORAGE usage, but its buffer allows only {:?}",
+                    entry.buffer.usage()
+                )));
+            }
         }
         if self.params.mode.contains(CommandBufferMode::ONE_SHOT)
             && self.submitted.swap(true, Ordering::AcqRel)
