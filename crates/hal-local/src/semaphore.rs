@@ -7,6 +7,7 @@
 //! thread if the value was already reached. A registration can be cancelled until it fires.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -18,20 +19,19 @@ use crate::blocking::Notification;
 /// Called once when a timepoint is reached (`Ok`) or its semaphore fails (`Err`).
 pub type TimepointCallback = Box<dyn FnOnce(Result<()>) + Send>;
 
-/// Identifies a registered timepoint for cancellation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TimepointId(u64);
-
-struct PendingTimepoint {
-    id: u64,
+/// Identifies a registered timepoint for cancellation: its value and registration number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimepointId {
     value: u64,
-    callback: TimepointCallback,
+    id: u64,
 }
 
 struct State {
     value: u64,
     failure: Option<Status>,
-    pending: Vec<PendingTimepoint>,
+    /// Ordered by value, then registration: a signal takes exactly the due prefix, so releasing
+    /// a long chain of parked work stays linear.
+    pending: BTreeMap<TimepointId, TimepointCallback>,
     next_id: u64,
 }
 
@@ -52,7 +52,7 @@ impl LocalSemaphore {
             state: Mutex::new(State {
                 value: initial_value,
                 failure: None,
-                pending: Vec::new(),
+                pending: BTreeMap::new(),
                 next_id: 0,
             }),
         })
@@ -103,14 +103,13 @@ impl LocalSemaphore {
         } else if state.value >= value {
             Ok(())
         } else {
-            let id = state.next_id;
-            state.next_id += 1;
-            state.pending.push(PendingTimepoint {
-                id,
+            let key = TimepointId {
                 value,
-                callback,
-            });
-            return Some(TimepointId(id));
+                id: state.next_id,
+            };
+            state.next_id += 1;
+            state.pending.insert(key, callback);
+            return Some(key);
         };
         drop(state);
         callback(immediate);
@@ -119,14 +118,7 @@ impl LocalSemaphore {
 
     /// Removes a registration before it fires. Returns false if it already fired (or is firing).
     pub fn cancel_timepoint(&self, id: TimepointId) -> bool {
-        let mut state = self.state.lock();
-        match state.pending.iter().position(|t| t.id == id.0) {
-            Some(index) => {
-                state.pending.swap_remove(index);
-                true
-            }
-            None => false,
-        }
+        self.state.lock().pending.remove(&id).is_some()
     }
 
     /// How many timepoints wait on this semaphore (for tests and leak checks).
@@ -161,20 +153,16 @@ impl SemaphoreImpl for LocalSemaphore {
         if state.pending.is_empty() {
             return Ok(());
         }
-        let mut due = Vec::new();
-        let mut index = 0;
-        while index < state.pending.len() {
-            if state.pending[index].value <= value {
-                due.push(state.pending.swap_remove(index));
-            } else {
-                index += 1;
+        let due = match value.checked_add(1) {
+            Some(next) => {
+                let later = state.pending.split_off(&TimepointId { value: next, id: 0 });
+                std::mem::replace(&mut state.pending, later)
             }
-        }
+            None => std::mem::take(&mut state.pending),
+        };
         drop(state);
-        // Registration order, so waiters registered first run first.
-        due.sort_by_key(|t| t.id);
-        for timepoint in due {
-            (timepoint.callback)(Ok(()));
+        for (_, callback) in due {
+            callback(Ok(()));
         }
         Ok(())
     }
@@ -186,11 +174,10 @@ impl SemaphoreImpl for LocalSemaphore {
         }
         state.failure = Some(status.clone());
         self.failed.store(true, Ordering::Release);
-        let mut due = std::mem::take(&mut state.pending);
+        let due = std::mem::take(&mut state.pending);
         drop(state);
-        due.sort_by_key(|t| t.id);
-        for timepoint in due {
-            (timepoint.callback)(Err(status.clone()));
+        for (_, callback) in due {
+            callback(Err(status.clone()));
         }
     }
 
