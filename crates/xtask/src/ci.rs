@@ -1,0 +1,77 @@
+//! `cargo xtask ci`: exactly what CI runs (`.ci/run` calls it), in order, stopping at the first
+//! failure: formatting, clippy with warnings as errors, every test of the workspace (unit,
+//! integration, doc tests and each driver's conformance suite), the loom model checks in their
+//! own target directory, and the conformance matrix.
+
+use anyhow::{bail, Context as _, Result};
+
+/// One step: a name and the cargo arguments (plus environment) that run it.
+struct Step {
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "format",
+        args: &["fmt", "--all", "--", "--check"],
+        env: &[],
+    },
+    Step {
+        name: "clippy",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "tests",
+        args: &["test", "--workspace"],
+        env: &[],
+    },
+    Step {
+        name: "loom",
+        args: &[
+            "test",
+            "-p",
+            "hal-core",
+            "--test",
+            "loom_access_gate",
+            "--release",
+        ],
+        env: &[
+            ("RUSTFLAGS", "--cfg loom"),
+            ("CARGO_TARGET_DIR", "target/loom"),
+        ],
+    },
+];
+
+/// Runs every step; `Ok(true)` when all passed.
+pub(crate) fn run(args: &[String]) -> Result<bool> {
+    if let Some(extra) = args.first() {
+        bail!("ci takes no options (got '{extra}')");
+    }
+    for step in STEPS {
+        println!("xtask ci: {} — cargo {}", step.name, step.args.join(" "));
+        let mut command = crate::cargo();
+        command.args(step.args);
+        for (key, value) in step.env {
+            command.env(key, value);
+        }
+        let status = command
+            .status()
+            .with_context(|| format!("running the {} step", step.name))?;
+        if !status.success() {
+            println!("xtask ci: step '{}' failed ({status})", step.name);
+            return Ok(false);
+        }
+    }
+    println!("xtask ci: conformance matrix");
+    crate::cts::run(&[])
+}
