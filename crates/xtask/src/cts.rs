@@ -217,5 +217,9 @@ pub(crate) fn run(args: &[String]) -> Result<bool> {
     for problem in &broken {
         println!("xtask: {problem}");
     }
+    println!(
+        "cts: {} passed, {} failed, {} skipped",
+        total.passed, total.failed, total.skipped
+    );
     Ok(failed.is_empty() && broken.is_empty())
 }
