@@ -4,7 +4,9 @@
 //! - `cts [--driver NAME] [--format NAME]` ([`cts`]): runs each driver's conformance suite and
 //!   prints a driver × format × suite matrix.
 //! - `ci` ([`ci`]): exactly what CI runs.
+//! - `bench [--no-iree]` ([`bench`]): our benchmarks beside IREE's, as one table.
 
+mod bench;
 mod ci;
 mod cts;
 
@@ -17,7 +19,8 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
 
 commands:
   cts [--driver NAME] [--format NAME]   run the conformance suite of every (or one) driver
-  ci                                    run exactly what CI runs (fmt, clippy, tests, loom, cts)";
+  ci                                    run exactly what CI runs (fmt, clippy, tests, loom, cts)
+  bench [--no-iree]                     benchmarks beside IREE 3.13's, measured in one run";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref() {
         Some("cts") => cts::run(&rest),
         Some("ci") => ci::run(&rest),
+        Some("bench") => bench::run_bench(&rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)

@@ -1,0 +1,239 @@
+//! `cargo xtask bench`: this runtime's criterion benchmarks and IREE 3.13 timing the same kind
+//! of work, run one after the other in one invocation (this machine is noisy, so only ratios
+//! taken side by side mean anything), printed as one table.
+//!
+//! IREE comes from PyPI into `.venv-iree` at the workspace root (created on first use); its
+//! programs are generated from `shared/peer/mlir` and compiled into `target/bench/peer`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, ensure, Context as _, Result};
+
+const IREE_PACKAGES: &[&str] = &["iree-base-compiler==3.13.0", "iree-base-runtime==3.13.0"];
+const COMPILE_FLAGS: &[&str] = &[
+    "--iree-hal-target-device=local",
+    "--iree-hal-local-target-device-backends=llvm-cpu",
+    "--iree-llvmcpu-target-cpu=host",
+];
+
+/// One row of the table: our figure, IREE's, and the target it is held to.
+struct Row {
+    metric: &'static str,
+    ours_ns: f64,
+    iree_ns: Option<f64>,
+    target: &'static str,
+}
+
+/// The IREE virtual environment, created and filled on first use.
+fn iree_venv() -> Result<PathBuf> {
+    let venv = crate::workspace_root().join(".venv-iree");
+    let bin = venv.join("bin");
+    if bin.join("iree-benchmark-executable").exists() && bin.join("iree-compile").exists() {
+        return Ok(bin);
+    }
+    println!("xtask bench: installing IREE 3.13 into {}", venv.display());
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(bin.join("pip"))
+        .args(["install", "--quiet"])
+        .args(IREE_PACKAGES))?;
+    Ok(bin)
+}
+
+fn run(command: &mut Command) -> Result<String> {
+    let output = command
+        .output()
+        .with_context(|| format!("running {command:?}"))?;
+    ensure!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Reads a Google-benchmark median line in ns per item: from `items_per_second=461.8k/s` when
+/// present (IREE prints times in ms with three decimals, too coarse for µs work), else from the
+/// time column (`12.3 ns`, `0.011 ms`).
+fn google_benchmark_median_ns(output: &str) -> Result<f64> {
+    let line = output
+        .lines()
+        .find(|l| l.contains("_median"))
+        .with_context(|| format!("no median in benchmark output:\n{output}"))?;
+    if let Some(rate) = line
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("items_per_second="))
+    {
+        let rate = rate.trim_end_matches("/s");
+        let (digits, scale) = match rate.chars().last() {
+            Some('k') => (&rate[..rate.len() - 1], 1e3),
+            Some('M') => (&rate[..rate.len() - 1], 1e6),
+            Some('G') => (&rate[..rate.len() - 1], 1e9),
+            _ => (rate, 1.0),
+        };
+        let per_second: f64 = digits
+            .parse()
+            .with_context(|| format!("bad rate in '{line}'"))?;
+        return Ok(1e9 / (per_second * scale));
+    }
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    for pair in fields.windows(2) {
+        if let Ok(value) = pair[0].parse::<f64>() {
+            let scale = match pair[1] {
+                "ns" => 1.0,
+                "us" => 1e3,
+                "ms" => 1e6,
+                "s" => 1e9,
+                _ => continue,
+            };
+            return Ok(value * scale);
+        }
+    }
+    bail!("cannot read a time from '{line}'")
+}
+
+/// The median of a criterion benchmark, in ns.
+fn criterion_median_ns(group: &str, name: &str) -> Result<f64> {
+    let path = crate::target_dir()
+        .join("criterion")
+        .join(group)
+        .join(name)
+        .join("new/estimates.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let median = text
+        .find("\"median\"")
+        .context("no median in criterion estimates")?;
+    let rest = &text[median..];
+    let key = "\"point_estimate\":";
+    let start = rest.find(key).context("no point estimate")? + key.len();
+    let end = rest[start..]
+        .find([',', '}'])
+        .context("malformed estimate")?
+        + start;
+    Ok(rest[start..end].trim().parse()?)
+}
+
+/// Compiles the chain program of `n` dispatches; returns the module and (for n = 1) the
+/// dumped system-library executable.
+fn compile_chain(bin: &Path, dir: &Path, n: usize) -> Result<(PathBuf, Option<PathBuf>)> {
+    let generator = crate::workspace_root().join("../shared/peer/mlir/gen_chain_region.py");
+    let source = dir.join(format!("chain{n}.mlir"));
+    let mlir = run(Command::new("python3").arg(&generator).arg(n.to_string()))?;
+    std::fs::write(&source, mlir)?;
+    let module = dir.join(format!("chain{n}.vmfb"));
+    let dump = dir.join(format!("chain{n}-executables"));
+    run(Command::new(bin.join("iree-compile"))
+        .args(COMPILE_FLAGS)
+        .arg("--iree-llvmcpu-link-embedded=false")
+        .arg(&source)
+        .arg("-o")
+        .arg(&module)
+        .arg(format!(
+            "--iree-hal-dump-executable-binaries-to={}",
+            dump.display()
+        )))?;
+    let library = std::fs::read_dir(&dump)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "so"));
+    Ok((module, library))
+}
+
+fn iree_rows(bin: &Path) -> Result<(f64, f64)> {
+    let dir = crate::target_dir().join("bench/peer");
+    std::fs::create_dir_all(&dir)?;
+    let (module, library) = compile_chain(bin, &dir, 1)?;
+    let library = library.context("iree-compile dumped no .so for the chain dispatch")?;
+    let per_dispatch =
+        google_benchmark_median_ns(&run(Command::new(bin.join("iree-benchmark-executable"))
+            .args([
+                "--device=local-sync",
+                "--executable_format=system-elf-x86_64",
+            ])
+            .arg(format!("--executable_file={}", library.display()))
+            .args([
+                "--entry_point=0",
+                "--binding=64xf32=1",
+                "--binding=64xf32",
+                "--workgroup_count=1,1,1",
+            ])
+            .args(["--batch_size=64", "--benchmark_repetitions=10"]))?)?;
+    let call = google_benchmark_median_ns(&run(Command::new(bin.join("iree-benchmark-module"))
+        .arg(format!("--module={}", module.display()))
+        .args([
+            "--function=chain",
+            "--input=64xf32=1",
+            "--device=local-sync",
+            "--benchmark_repetitions=10",
+        ]))?)?;
+    Ok((per_dispatch, call))
+}
+
+/// Runs the benchmarks and prints the table; `Ok(true)` unless something failed to run.
+pub(crate) fn run_bench(args: &[String]) -> Result<bool> {
+    let skip_iree = args.iter().any(|a| a == "--no-iree");
+    if let Some(other) = args.iter().find(|a| *a != "--no-iree") {
+        bail!("unknown option '{other}' for bench; usage: cargo xtask bench [--no-iree]");
+    }
+    let status = crate::cargo()
+        .args(["bench", "-p", "driver-sync", "--bench", "dispatch"])
+        .status()?;
+    ensure!(status.success(), "cargo bench failed ({status})");
+    let iree = if skip_iree {
+        None
+    } else {
+        Some(iree_rows(&iree_venv()?)?)
+    };
+    let rows = [
+        Row {
+            metric: "local-sync: per dispatch, 64-dispatch one-shot inline command buffer",
+            ours_ns: criterion_median_ns("cb64", "one_shot_inline_record_submit_wait")? / 64.0,
+            iree_ns: iree.map(|(per_dispatch, _)| per_dispatch),
+            target: "<= 0.5x IREE",
+        },
+        Row {
+            metric: "local-sync: per dispatch, 64-dispatch reusable command buffer",
+            ours_ns: criterion_median_ns("cb64", "reusable_replay_submit_wait")? / 64.0,
+            iree_ns: iree.map(|(per_dispatch, _)| per_dispatch),
+            target: "<= 0.5x IREE",
+        },
+        Row {
+            metric: "local-sync: the tiny kernel called directly (physical limit)",
+            ours_ns: criterion_median_ns("cb64", "direct_call_64")? / 64.0,
+            iree_ns: None,
+            target: "",
+        },
+        Row {
+            metric: "local-sync: one dispatch, record + submit + wait",
+            ours_ns: criterion_median_ns("single", "one_shot_inline_record_submit_wait")?,
+            iree_ns: iree.map(|(_, call)| call),
+            target: "<= 0.5x IREE",
+        },
+        Row {
+            metric: "local-sync: one queue dispatch + wait",
+            ours_ns: criterion_median_ns("single", "queue_dispatch_wait")?,
+            iree_ns: iree.map(|(_, call)| call),
+            target: "<= 0.5x IREE",
+        },
+    ];
+    println!(
+        "\n{:<72} {:>12} {:>12} {:>7}  target",
+        "metric", "ours", "IREE 3.13", "ratio"
+    );
+    for row in &rows {
+        let iree = row
+            .iree_ns
+            .map_or("-".to_string(), |ns| format!("{:.1} ns", ns));
+        let ratio = row
+            .iree_ns
+            .map_or("-".to_string(), |ns| format!("{:.2}", row.ours_ns / ns));
+        println!(
+            "{:<72} {:>9.1} ns {:>12} {:>7}  {}",
+            row.metric, row.ours_ns, iree, ratio, row.target
+        );
+    }
+    println!("\nIREE: per dispatch from iree-benchmark-executable --batch_size=64 (its chain kernel, 64 floats);");
+    println!("one dispatch from iree-benchmark-module on a one-dispatch chain program. Ours: cts-kernels 'tiny'.");
+    Ok(true)
+}
