@@ -1,48 +1,13 @@
-//! The conformance suite against the `local-sync` driver with the `static` executable loader.
+//! The conformance suite against the `local-sync` driver, in every executable format
+//! `cts-fixtures` provides.
 //!
 //! Run with `cargo test -p driver-sync --test cts [-- --filter SUBSTRING --report PATH]`.
 //! `cts_deferred.rs` runs the same suite with inline execution turned off.
 
-// Referenced so that the linker keeps their `inventory` registrations.
+// Referenced so that the linker keeps the driver's `inventory` registration.
 use driver_sync as _;
-use loader_static as _;
 
-use cts::{Backend, Format, Tag, TestLibrary};
-
-/// The `static` format's executable data is the name of a library linked into the program.
-fn static_library(library: TestLibrary) -> Vec<u8> {
-    match library {
-        TestLibrary::Kernels => cts_kernels::KERNELS_LIBRARY_NAME.as_bytes().to_vec(),
-        TestLibrary::Specialized => cts_kernels::SPECIALIZED_LIBRARY_NAME.as_bytes().to_vec(),
-    }
-}
-
-fn static_malformed() -> Vec<(String, Vec<u8>)> {
-    vec![
-        ("empty data".to_string(), Vec::new()),
-        (
-            "a library name no linked library has".to_string(),
-            b"cts_no_such_library".to_vec(),
-        ),
-        (
-            "non-UTF-8 bytes".to_string(),
-            vec![0xFF, 0xFE, 0x00, 0x80, 0xC3],
-        ),
-        (
-            "a known name with a trailing NUL".to_string(),
-            [cts_kernels::KERNELS_LIBRARY_NAME.as_bytes(), &[0]].concat(),
-        ),
-    ]
-}
-
-/// The `static` format with the conformance kernels.
-pub fn static_format() -> Format {
-    Format {
-        name: "static",
-        library: static_library,
-        malformed: static_malformed,
-    }
-}
+use cts::{Backend, Tag};
 
 /// local-sync supports every tag; nothing is unsupported or expected to fail.
 pub fn backend(uri: &'static str) -> Backend {
@@ -62,7 +27,7 @@ pub fn backend(uri: &'static str) -> Backend {
     }
 }
 
-#[allow(dead_code)] // `cts_deferred.rs` includes this file for the fixtures only.
+#[allow(dead_code)] // `cts_deferred.rs` includes this file for `backend` only.
 fn main() {
-    cts::main(backend("local-sync"), &[static_format()])
+    cts::main(backend("local-sync"), &cts_fixtures::formats())
 }

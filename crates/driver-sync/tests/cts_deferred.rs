@@ -8,6 +8,6 @@ mod instantiation;
 fn main() {
     cts::main(
         instantiation::backend("local-sync://?inline_execution=false"),
-        &[instantiation::static_format()],
+        &cts_fixtures::formats(),
     )
 }

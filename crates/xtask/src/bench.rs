@@ -10,7 +10,8 @@ use std::process::Command;
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-const IREE_PACKAGES: &[&str] = &["iree-base-compiler==3.13.0", "iree-base-runtime==3.13.0"];
+use crate::iree::{iree_bin, run};
+
 const COMPILE_FLAGS: &[&str] = &[
     "--iree-hal-target-device=local",
     "--iree-hal-local-target-device-backends=llvm-cpu",
@@ -23,34 +24,6 @@ struct Row {
     ours_ns: f64,
     iree_ns: Option<f64>,
     target: &'static str,
-}
-
-/// The IREE virtual environment, created and filled on first use.
-fn iree_venv() -> Result<PathBuf> {
-    let venv = crate::workspace_root().join(".venv-iree");
-    let bin = venv.join("bin");
-    if bin.join("iree-benchmark-executable").exists() && bin.join("iree-compile").exists() {
-        return Ok(bin);
-    }
-    println!("xtask bench: installing IREE 3.13 into {}", venv.display());
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    run(Command::new(bin.join("pip"))
-        .args(["install", "--quiet"])
-        .args(IREE_PACKAGES))?;
-    Ok(bin)
-}
-
-fn run(command: &mut Command) -> Result<String> {
-    let output = command
-        .output()
-        .with_context(|| format!("running {command:?}"))?;
-    ensure!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Reads a Google-benchmark median line in ns per item: from `items_per_second=461.8k/s` when
@@ -183,7 +156,7 @@ pub(crate) fn run_bench(args: &[String]) -> Result<bool> {
     let iree = if skip_iree {
         None
     } else {
-        Some(iree_rows(&iree_venv()?)?)
+        Some(iree_rows(&iree_bin()?)?)
     };
     let rows = [
         Row {

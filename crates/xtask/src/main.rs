@@ -5,10 +5,13 @@
 //!   prints a driver × format × suite matrix.
 //! - `ci` ([`ci`]): exactly what CI runs.
 //! - `bench [--no-iree]` ([`bench`]): our benchmarks beside IREE's, as one table.
+//! - `fixtures [FAMILY...]` ([`fixtures`]): regenerates committed executable fixtures with IREE.
 
 mod bench;
 mod ci;
 mod cts;
+mod fixtures;
+mod iree;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,7 +23,8 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
 commands:
   cts [--driver NAME] [--format NAME]   run the conformance suite of every (or one) driver
   ci                                    run exactly what CI runs (fmt, clippy, tests, loom, cts)
-  bench [--no-iree]                     benchmarks beside IREE 3.13's, measured in one run";
+  bench [--no-iree]                     benchmarks beside IREE 3.13's, measured in one run
+  fixtures [dylib | wasm]               regenerate committed executable fixtures with IREE 3.13";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
         Some("cts") => cts::run(&rest),
         Some("ci") => ci::run(&rest),
         Some("bench") => bench::run_bench(&rest),
+        Some("fixtures") => fixtures::run(&rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)
