@@ -29,6 +29,7 @@ mod multi_wait;
 mod queue_work;
 mod semaphore;
 mod transfer;
+mod wait_list;
 mod workgroup_loop;
 
 pub use blocking::Notification;
@@ -53,6 +54,7 @@ pub use multi_wait::wait_timepoints;
 pub use queue_work::{complete, execute_work, fail_all, signal_all};
 pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId};
 pub use transfer::read_workgroup_counts;
+pub use wait_list::{when_reached, Resolved};
 pub use workgroup_loop::{
     dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs,
     LocalMemory,
