@@ -17,7 +17,6 @@
 mod device;
 mod driver;
 mod queue;
-mod ready_queue;
 
 pub use device::{SyncDevice, SyncDeviceOptions};
 pub use driver::{SyncDriver, DEVICE_PATH, PARAMETERS};

@@ -5,9 +5,7 @@
 //! failing wait fails the operation's signals at once.
 
 use hal_core::{QueueOperation, Result};
-use hal_local::{complete, execute_work, fail_all, when_reached, LocalSemaphore};
-
-use crate::ready_queue::run_or_defer;
+use hal_local::{complete, execute_work, fail_all, run_or_defer, when_reached, LocalSemaphore};
 
 /// Runs an operation's work and completes its signals: resources are released only after the
 /// signals, so waiters wake as early as possible.

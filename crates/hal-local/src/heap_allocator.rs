@@ -13,6 +13,42 @@ use hal_core::{
 };
 use parking_lot::Mutex;
 
+/// Memory for heap buffers from somewhere other than the process heap: a loader whose kernels can
+/// address only a region of memory (the wasm loader's arena) registers one, so buffers are
+/// allocated where its kernels see them. At most one source is used: the first registered by
+/// name.
+pub trait HostMemorySource: Send + Sync + 'static {
+    /// `size` (> 0) zeroed bytes aligned to 64, or `None` (the heap is used instead).
+    fn allocate(&self, size: usize) -> Option<NonNull<u8>>;
+    /// Frees memory returned by `allocate`.
+    ///
+    /// # Safety
+    /// `ptr` came from `allocate(size)` on this source and is freed once.
+    unsafe fn free(&self, ptr: NonNull<u8>, size: usize);
+}
+
+/// A memory source's entry in the registry.
+pub struct MemorySourceRegistration {
+    /// Its name.
+    pub name: &'static str,
+    /// The source.
+    pub source: &'static dyn HostMemorySource,
+}
+
+inventory::collect!(MemorySourceRegistration);
+
+/// The memory source heap allocators use, if one is linked.
+pub fn registered_memory_source() -> Option<&'static dyn HostMemorySource> {
+    static SOURCE: std::sync::OnceLock<Option<&'static dyn HostMemorySource>> =
+        std::sync::OnceLock::new();
+    *SOURCE.get_or_init(|| {
+        inventory::iter::<MemorySourceRegistration>
+            .into_iter()
+            .min_by_key(|r| r.name)
+            .map(|r| r.source)
+    })
+}
+
 #[derive(Default)]
 struct Counters {
     live_bytes: AtomicU64,
@@ -20,16 +56,25 @@ struct Counters {
     frees: AtomicU64,
 }
 
-/// Allocates buffers from the process heap.
-#[derive(Default)]
+/// Allocates buffers from the process heap, or from the registered [`HostMemorySource`].
 pub struct HeapAllocator {
     counters: Arc<Counters>,
+    source: Option<&'static dyn HostMemorySource>,
+}
+
+impl Default for HeapAllocator {
+    fn default() -> Self {
+        HeapAllocator::new()
+    }
 }
 
 impl HeapAllocator {
     /// A new allocator with zeroed counters.
     pub fn new() -> HeapAllocator {
-        HeapAllocator::default()
+        HeapAllocator {
+            counters: Arc::default(),
+            source: registered_memory_source(),
+        }
     }
 }
 
@@ -70,6 +115,9 @@ pub struct HeapStorage {
     gate: AccessGate,
     counters: Arc<Counters>,
     commit_lock: Mutex<()>,
+    source: Option<&'static dyn HostMemorySource>,
+    /// Whether the current memory came from `source`.
+    sourced: std::sync::atomic::AtomicBool,
 }
 
 impl HeapStorage {
@@ -78,7 +126,11 @@ impl HeapStorage {
         let ptr = if layout.size() == 0 {
             // A dangling, aligned pointer: never dereferenced for zero bytes.
             NonNull::<Align64>::dangling().as_ptr().cast::<u8>()
+        } else if let Some(ptr) = self.source.and_then(|s| s.allocate(layout.size())) {
+            self.sourced.store(true, Ordering::Relaxed);
+            ptr.as_ptr()
         } else {
+            self.sourced.store(false, Ordering::Relaxed);
             // SAFETY: the layout has a non-zero size.
             let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
             if ptr.is_null() {
@@ -102,7 +154,11 @@ impl HeapStorage {
         if ptr.is_null() {
             return;
         }
-        if self.size != 0 {
+        if self.size != 0 && self.sourced.load(Ordering::Relaxed) {
+            let source = self.source.expect("sourced memory has a source");
+            // SAFETY: `ptr` came from this source with this size and is freed once (as below).
+            unsafe { source.free(NonNull::new(ptr).expect("non-null"), self.size as usize) };
+        } else if self.size != 0 {
             let layout = layout_for(self.size).expect("layout was valid at allocation");
             // SAFETY: `ptr` was returned by `alloc_zeroed` with this layout and is freed once
             // (the swap above hands it to exactly one caller).
@@ -262,6 +318,8 @@ impl HeapAllocator {
             gate: AccessGate::uncommitted(),
             counters: self.counters.clone(),
             commit_lock: Mutex::new(()),
+            source: self.source,
+            sourced: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 }

@@ -3,7 +3,8 @@
 //! - [`abi`]: IREE's executable-library ABI (version 6), byte for byte, checked at compile time.
 //! - [`ExecutableLoader`] and its registry; [`LocalExecutableCache`] tries loaders in turn.
 //! - [`LocalExecutable`] and the workgroup loop ([`run_workgroups`]): 64-byte aligned bindings,
-//!   per-workgroup local memory, flushed denormals, CPU feature bits in the environment.
+//!   per-workgroup local memory, flushed denormals, CPU feature bits in the environment; a
+//!   [`WorkgroupRunner`] runs the workgroups of executables whose kernels are not native code.
 //! - [`HeapAllocator`]: zeroed, aligned heap buffers and host-memory imports.
 //! - [`InlineCommandBuffer`] (runs while recording) and [`DeferredCommandBuffer`] (records a
 //!   [`RecordedCommands`] program replayed per submit with a binding table).
@@ -27,6 +28,7 @@ mod loader;
 mod local_executable;
 mod multi_wait;
 mod queue_work;
+mod ready_queue;
 mod semaphore;
 mod transfer;
 mod wait_list;
@@ -40,7 +42,10 @@ pub use deferred_command_buffer::{
 pub use device_scope::DeviceScope;
 pub use event::LocalEvent;
 pub use executable_cache::LocalExecutableCache;
-pub use heap_allocator::{HeapAllocator, HeapStorage, HostImportStorage};
+pub use heap_allocator::{
+    registered_memory_source, HeapAllocator, HeapStorage, HostImportStorage, HostMemorySource,
+    MemorySourceRegistration,
+};
 pub use imports::{resolve_imports, HostImport, HostImports, ImportProvider, NoImports};
 pub use inline_command_buffer::InlineCommandBuffer;
 pub use inline_dispatch::{dispatch_inline, ResolvedBindings};
@@ -52,12 +57,13 @@ pub use loader::{
 pub use local_executable::{query_library_name, LocalExecutable};
 pub use multi_wait::wait_timepoints;
 pub use queue_work::{complete, execute_work, fail_all, signal_all};
-pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId};
+pub use ready_queue::run_or_defer;
+pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId, WaitHelper};
 pub use transfer::read_workgroup_counts;
 pub use wait_list::{when_reached, Resolved};
 pub use workgroup_loop::{
     dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs,
-    LocalMemory,
+    LocalMemory, WorkgroupRunner,
 };
 
 /// Re-exported for loader crates' registrations.

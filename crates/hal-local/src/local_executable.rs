@@ -6,11 +6,13 @@ use std::ffi::c_void;
 use hal_core::{Executable, ExecutableImpl, Result, Status};
 
 use crate::abi::{
-    default_import_thunk, EnvironmentV0, ImportFn, LibraryV0, QueryFn, LIBRARY_VERSION,
+    default_import_thunk, DispatchAttrs, DispatchStateV0, EnvironmentV0, ImportFn, LibraryV0,
+    QueryFn, WorkgroupStateV0, LIBRARY_VERSION,
 };
 use crate::cpu::processor_info;
 use crate::imports::{resolve_imports, ImportProvider};
 use crate::library::{verify_library, ExportEntry};
+use crate::workgroup_loop::WorkgroupRunner;
 
 /// An executable whose kernels follow the library ABI and run on the host.
 ///
@@ -23,7 +25,18 @@ pub struct LocalExecutable {
     _import_contexts: Box<[*mut c_void]>,
     exports: Vec<ExportEntry>,
     library_name: String,
+    runner: Option<Box<dyn WorkgroupRunner>>,
     _owner: Box<dyn Any + Send + Sync>,
+}
+
+/// The `function` of exports run by a [`WorkgroupRunner`]: never called (the workgroup loop hands
+/// such executables to their runner); fails like a kernel error if it were.
+unsafe extern "C" fn runner_export(
+    _environment: *const EnvironmentV0,
+    _dispatch_state: *const DispatchStateV0,
+    _workgroup_state: *const WorkgroupStateV0,
+) -> i32 {
+    -1
 }
 
 // SAFETY: the raw pointers point into boxes this struct owns and never mutates after
@@ -115,9 +128,60 @@ impl LocalExecutable {
             _import_contexts: contexts,
             exports: verified.exports,
             library_name: verified.name,
+            runner: None,
             _owner: owner,
         };
         Executable::new(infos, std::sync::Arc::new(local))
+    }
+
+    /// Wraps exports whose workgroups `runner` runs (kernels that are not native functions, such
+    /// as sandboxed WebAssembly). `exports` are in ordinal order; their attributes must have been
+    /// verified as [`verify_library`] does.
+    pub fn with_runner(
+        library_name: String,
+        exports: Vec<(hal_core::ExportInfo, DispatchAttrs)>,
+        runner: Box<dyn WorkgroupRunner>,
+    ) -> Result<Executable> {
+        let exports: Vec<ExportEntry> = exports
+            .into_iter()
+            .map(|(info, attrs)| ExportEntry {
+                function: runner_export,
+                attrs,
+                info,
+            })
+            .collect();
+        let infos = exports.iter().map(|e| e.info.clone()).collect();
+        let local = LocalExecutable {
+            environment: Box::new(environment_for(&[], &[], &[])),
+            _constants: Box::new([]),
+            _import_functions: Box::new([]),
+            _import_contexts: Box::new([]),
+            exports,
+            library_name,
+            runner: Some(runner),
+            _owner: Box::new(()),
+        };
+        Executable::new(infos, std::sync::Arc::new(local))
+    }
+
+    /// The runner of an executable made by [`LocalExecutable::with_runner`].
+    #[inline(always)]
+    pub fn runner(&self) -> Option<&dyn WorkgroupRunner> {
+        self.runner.as_deref()
+    }
+
+    /// The ordinal of one of this executable's exports.
+    pub(crate) fn ordinal_of(&self, export: &ExportEntry) -> Result<u32> {
+        let size = std::mem::size_of::<ExportEntry>();
+        let offset =
+            (export as *const ExportEntry as usize).wrapping_sub(self.exports.as_ptr() as usize);
+        if offset % size == 0 && offset / size < self.exports.len() {
+            Ok((offset / size) as u32)
+        } else {
+            Err(Status::invalid_argument(
+                "the export does not belong to this executable",
+            ))
+        }
     }
 
     /// The local executable behind a handle, or `INVALID_ARGUMENT` for another driver's.

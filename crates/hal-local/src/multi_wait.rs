@@ -29,6 +29,30 @@ pub fn wait_timepoints(mode: WaitMode, timepoints: &[Timepoint], timeout: Timeou
     if unreached.is_empty() {
         return Ok(());
     }
+    // Run ready work on this thread while it would only wait (see `WaitHelper`).
+    if let Some(helper) = unreached
+        .iter()
+        .find_map(|(semaphore, _)| semaphore.helper().cloned())
+    {
+        loop {
+            let mut reached = 0;
+            for &(semaphore, value) in &unreached {
+                if semaphore.is_reached(value)? {
+                    reached += 1;
+                }
+            }
+            let done = match mode {
+                WaitMode::All => reached == unreached.len(),
+                WaitMode::Any => reached > 0,
+            };
+            if done {
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) || !helper.help_once() {
+                break;
+            }
+        }
+    }
     if unreached.len() == 1 {
         let (semaphore, value) = unreached[0];
         return semaphore.wait(value, timeout);

@@ -41,11 +41,31 @@ pub struct LocalSemaphore {
     value: AtomicU64,
     failed: AtomicBool,
     state: Mutex<State>,
+    /// Runs queued device work on a waiting thread (see [`WaitHelper`]).
+    helper: Option<Arc<dyn WaitHelper>>,
+}
+
+/// Lets a thread that waits on a semaphore run ready device work itself instead of sleeping
+/// while a worker wakes up: for small submissions, waking a parked worker costs more than the
+/// work. Drivers with worker pools pass one to [`LocalSemaphore::with_helper`].
+pub trait WaitHelper: Send + Sync {
+    /// Runs one bounded piece of ready work on this thread; false if there was none.
+    fn help_once(&self) -> bool;
 }
 
 impl LocalSemaphore {
     /// A semaphore at `initial_value`.
     pub fn new(initial_value: u64) -> Arc<LocalSemaphore> {
+        LocalSemaphore::build(initial_value, None)
+    }
+
+    /// A semaphore at `initial_value` whose waiters run ready work through `helper` before
+    /// they block.
+    pub fn with_helper(initial_value: u64, helper: Arc<dyn WaitHelper>) -> Arc<LocalSemaphore> {
+        LocalSemaphore::build(initial_value, Some(helper))
+    }
+
+    fn build(initial_value: u64, helper: Option<Arc<dyn WaitHelper>>) -> Arc<LocalSemaphore> {
         Arc::new(LocalSemaphore {
             value: AtomicU64::new(initial_value),
             failed: AtomicBool::new(false),
@@ -55,7 +75,30 @@ impl LocalSemaphore {
                 pending: BTreeMap::new(),
                 next_id: 0,
             }),
+            helper,
         })
+    }
+
+    /// Runs ready work through this semaphore's helper until `value` is reached, the semaphore
+    /// fails, the deadline passes, or there is no ready work left. Returns whether the value is
+    /// reached (or the failure).
+    pub fn help_until(&self, value: u64, deadline: Option<std::time::Instant>) -> Result<bool> {
+        let Some(helper) = &self.helper else {
+            return self.is_reached(value);
+        };
+        loop {
+            if self.is_reached(value)? {
+                return Ok(true);
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) || !helper.help_once() {
+                return self.is_reached(value);
+            }
+        }
+    }
+
+    /// This semaphore's wait helper, if it has one.
+    pub fn helper(&self) -> Option<&Arc<dyn WaitHelper>> {
+        self.helper.as_ref()
     }
 
     /// A hal-core handle for a new semaphore at `initial_value`.
@@ -186,6 +229,9 @@ impl SemaphoreImpl for LocalSemaphore {
             return Ok(());
         }
         let deadline = timeout.deadline();
+        if self.help_until(value, deadline)? {
+            return Ok(());
+        }
         let notification = Arc::new(Notification::new());
         let notify = notification.clone();
         let Some(id) = self.add_timepoint(value, Box::new(move |result| notify.notify(result)))

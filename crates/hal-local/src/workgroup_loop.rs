@@ -103,8 +103,65 @@ pub fn with_thread_local_memory<R>(f: impl FnOnce(&mut LocalMemory) -> R) -> R {
     })
 }
 
+/// Runs the workgroups of exports that are not native functions: a kernel in a sandbox (WebAssembly)
+/// or any other backend. A [`LocalExecutable`] made by [`LocalExecutable::with_runner`] hands
+/// every [`run_workgroups`] call to its runner, so drivers dispatch every kind of kernel through
+/// that one function.
+pub trait WorkgroupRunner: Send + Sync + 'static {
+    /// Runs workgroups with linear ids `[first, first + count)` of export `ordinal` (x fastest,
+    /// then y, then z), stopping at the first failure; a failure names the export.
+    ///
+    /// # Safety
+    /// As [`run_workgroups`]: `state` was built by [`dispatch_state`] for `export`, and every
+    /// binding pointer in it is valid for reads and writes of its length for the whole call, with
+    /// no host reference to that memory alive. Other workers may run other workgroups of the same
+    /// dispatch concurrently.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn run_workgroups(
+        &self,
+        ordinal: u32,
+        export: &ExportEntry,
+        state: &DispatchStateV0,
+        first: u64,
+        count: u64,
+        processor_id: u32,
+        local_memory: &mut LocalMemory,
+    ) -> Result<()>;
+}
+
+/// The runner path, out of line so the native loop stays as it was.
+///
+/// # Safety
+/// As [`run_workgroups`].
+#[cold]
+#[inline(never)]
+unsafe fn run_with_runner(
+    runner: &dyn WorkgroupRunner,
+    executable: &LocalExecutable,
+    export: &ExportEntry,
+    state: &DispatchStateV0,
+    first: u64,
+    count: u64,
+    processor_id: u32,
+    local_memory: &mut LocalMemory,
+) -> Result<()> {
+    let ordinal = executable.ordinal_of(export)?;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        runner.run_workgroups(
+            ordinal,
+            export,
+            state,
+            first,
+            count,
+            processor_id,
+            local_memory,
+        )
+    }
+}
+
 /// Runs workgroups with linear ids `[first, first + count)` of a dispatch (x fastest, then y,
-/// then z), stopping at the first failure.
+/// then z), stopping at the first failure. Executables with a [`WorkgroupRunner`] are handed to it.
 ///
 /// # Safety
 /// `state` must come from [`dispatch_state`] for `export` of `executable`, and every binding
@@ -120,6 +177,21 @@ pub unsafe fn run_workgroups(
     processor_id: u32,
     local_memory: &mut LocalMemory,
 ) -> Result<()> {
+    if let Some(runner) = executable.runner() {
+        // SAFETY: forwarded from the caller.
+        return unsafe {
+            run_with_runner(
+                runner,
+                executable,
+                export,
+                state,
+                first,
+                count,
+                processor_id,
+                local_memory,
+            )
+        };
+    }
     let (local_ptr, local_size) = local_memory.ensure(export.info.local_memory_size);
     let count_x = u64::from(state.workgroup_count_x);
     let count_y = u64::from(state.workgroup_count_y);

@@ -12,6 +12,9 @@ pub use hal_core::*;
 #[cfg(feature = "local-sync")]
 pub use driver_sync;
 
+#[cfg(feature = "local-task")]
+pub use driver_task;
+
 #[cfg(feature = "loader-static")]
 pub use loader_static;
 

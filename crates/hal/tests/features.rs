@@ -53,4 +53,14 @@ fn each_feature_set_sees_exactly_its_drivers_and_loaders() {
         registry_with(&["local-sync", "loader-static"]),
         ["driver local-sync", "loader static", "format static"]
     );
+    assert_eq!(registry_with(&["local-task"]), ["driver local-task"]);
+    assert_eq!(
+        registry_with(&["local-sync", "local-task", "loader-static"]),
+        [
+            "driver local-sync",
+            "driver local-task",
+            "loader static",
+            "format static"
+        ]
+    );
 }

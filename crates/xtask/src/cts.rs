@@ -13,6 +13,7 @@ use anyhow::{bail, Context as _, Result};
 const DRIVERS: &[(&str, &str, &str)] = &[
     ("local-sync", "driver-sync", "cts"),
     ("local-sync/deferred", "driver-sync", "cts_deferred"),
+    ("local-task", "driver-task", "cts"),
 ];
 
 #[derive(Default, Clone, Copy)]

@@ -947,8 +947,10 @@ fn host_access_during_work(ctx: &Ctx<'_>) -> Result<()> {
                 .map_err(|_| anyhow::anyhow!("the dispatching thread panicked"))??;
             Ok(())
         })?;
+        // Asynchronous drivers may still be running the dispatch: wait before reading.
+        let outcome = done.wait(1, WAIT);
         let values = read_u32(&buffer)?;
-        match done.wait(1, WAIT) {
+        match outcome {
             Ok(()) => {
                 ensure!(
                     values.iter().all(|&v| v == 1),

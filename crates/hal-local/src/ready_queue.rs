@@ -1,4 +1,5 @@
-//! Running ready work on the current thread without unbounded recursion.
+//! Running ready work on the current thread without unbounded recursion (used by both CPU
+//! drivers when a signal makes queue work ready).
 //!
 //! When a signal satisfies the last wait of parked work, that work runs on the signalling
 //! thread. Its own signals may release more work, and so on: run naively, a chain of N parked

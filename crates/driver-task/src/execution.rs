@@ -1,0 +1,448 @@
+//! One queue operation running on the pool: its regions, its device access, its completion.
+
+use std::any::Any;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use hal_core::{
+    check_no_overlap, BindingTableEntry, Executable, QueueWork, QueueWorkgroups, ResolvedRef,
+    Result, Status, SubmissionHandle, Timepoint,
+};
+use hal_local::{
+    complete, dispatch_state, read_workgroup_counts, Command, DeviceScope, DispatchArgs,
+    LocalExecutable, RecordedCommands, RecordedWorkgroups,
+};
+use parking_lot::Mutex;
+
+use crate::item::{DispatchItem, Item, Once, WorkerContext};
+use crate::pool::PoolShared;
+use crate::regions::{Claim, Region, Regions};
+
+/// What the regions are planned from.
+enum Source {
+    /// A recorded command buffer with its binding table; `boundaries` are the command ranges of
+    /// the regions.
+    Program {
+        program: Arc<dyn Any + Send + Sync>,
+        table: Vec<BindingTableEntry>,
+        boundaries: Vec<Range<usize>>,
+    },
+    /// One queue operation's work: a single region.
+    Work(Mutex<Option<QueueWork>>),
+}
+
+/// A queue operation in flight.
+pub struct Execution {
+    regions: Regions<Item>,
+    source: Source,
+    scope: Mutex<DeviceScope>,
+    failure: Mutex<Option<Status>>,
+    failed: AtomicBool,
+    finished: AtomicBool,
+    signals: Vec<Timepoint>,
+    threads: usize,
+    max_concurrency: u8,
+}
+
+fn entry_ref(entry: &BindingTableEntry) -> ResolvedRef<'_> {
+    ResolvedRef {
+        buffer: &entry.buffer,
+        offset: entry.offset,
+        length: entry.length,
+    }
+}
+
+/// Splits a program's commands at barriers (and event waits, which CPU drivers treat as
+/// barriers) into region command ranges.
+fn region_boundaries(program: &RecordedCommands) -> Vec<Range<usize>> {
+    let mut boundaries = Vec::new();
+    let mut start = 0;
+    for (index, command) in program.commands.iter().enumerate() {
+        if matches!(command, Command::Barrier | Command::WaitEvents(_)) {
+            if index > start {
+                boundaries.push(start..index);
+            }
+            start = index + 1;
+        }
+    }
+    if program.commands.len() > start {
+        boundaries.push(start..program.commands.len());
+    }
+    boundaries
+}
+
+/// Builds a dispatch item from resolved binding pointers and lengths.
+fn dispatch_item(
+    executable: &Executable,
+    ordinal: u32,
+    counts: [u32; 3],
+    constants: &[u32],
+    bindings: impl Iterator<Item = Result<(*mut std::ffi::c_void, usize)>>,
+    max_concurrency: u8,
+) -> Result<Item> {
+    let local = LocalExecutable::from_handle(executable)?;
+    let export = local.export(ordinal)?;
+    let mut ptrs = Vec::new();
+    let mut lengths = Vec::new();
+    for binding in bindings {
+        let (ptr, length) = binding?;
+        ptrs.push(ptr);
+        lengths.push(length);
+    }
+    let constants: Box<[u32]> = constants.into();
+    let ptrs: Box<[*mut std::ffi::c_void]> = ptrs.into();
+    let lengths: Box<[usize]> = lengths.into();
+    let state = dispatch_state(&DispatchArgs {
+        export,
+        workgroup_count: counts,
+        constants: &constants,
+        binding_ptrs: &ptrs,
+        binding_lengths: &lengths,
+        max_concurrency,
+    })?;
+    Ok(Item::Dispatch(DispatchItem {
+        executable: executable.clone(),
+        ordinal,
+        state,
+        workgroups: counts.iter().map(|&c| u64::from(c)).product(),
+        _constants: constants,
+        _binding_ptrs: ptrs,
+        _binding_lengths: lengths,
+    }))
+}
+
+fn copy_item(
+    scope: &mut DeviceScope,
+    source: &ResolvedRef<'_>,
+    target: &ResolvedRef<'_>,
+) -> Result<Item> {
+    if source.length != target.length {
+        return Err(Status::invalid_argument(format!(
+            "copy of {} bytes into a {}-byte range",
+            source.length, target.length
+        )));
+    }
+    if source.buffer.same_allocation(target.buffer) {
+        check_no_overlap(
+            source.storage_offset(),
+            target.storage_offset(),
+            source.length,
+        )?;
+    }
+    let from = scope.pointer(source)?;
+    let to = scope.pointer(target)?;
+    Ok(Item::Copy {
+        from,
+        to,
+        len: source.length as usize,
+    })
+}
+
+fn fill_item(
+    scope: &mut DeviceScope,
+    target: &ResolvedRef<'_>,
+    pattern: hal_core::FillPattern,
+) -> Result<Item> {
+    hal_core::check_fill_alignment(target.offset, target.length, pattern)?;
+    Ok(Item::Fill {
+        ptr: scope.pointer(target)?,
+        len: target.length as usize,
+        pattern,
+    })
+}
+
+fn update_item(scope: &mut DeviceScope, data: &[u8], target: &ResolvedRef<'_>) -> Result<Item> {
+    if target.length != data.len() as u64 {
+        return Err(Status::invalid_argument(format!(
+            "update of {} bytes into a {}-byte range",
+            data.len(),
+            target.length
+        )));
+    }
+    Ok(Item::Copy {
+        from: data.as_ptr(),
+        to: scope.pointer(target)?,
+        len: data.len(),
+    })
+}
+
+impl Execution {
+    fn new(
+        source: Source,
+        regions: usize,
+        signals: Vec<Timepoint>,
+        threads: usize,
+        max_concurrency: u8,
+    ) -> Execution {
+        Execution {
+            regions: Regions::new(regions),
+            source,
+            scope: Mutex::new(DeviceScope::new()),
+            failure: Mutex::new(None),
+            failed: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            signals,
+            threads,
+            max_concurrency,
+        }
+    }
+
+    /// Starts `work`: completes it at once if it has nothing to run, otherwise opens its first
+    /// region and hands it to the pool. Never blocks.
+    pub fn start(pool: &Arc<PoolShared>, work: QueueWork, signals: Vec<Timepoint>) {
+        let (threads, max_concurrency) = (pool.threads(), pool.max_concurrency());
+        let execution = match work {
+            QueueWork::Barrier => return complete(&signals, Ok(())),
+            QueueWork::Execute {
+                submission: SubmissionHandle::Executed(failure),
+                ..
+            } => {
+                return complete(&signals, failure.map_or(Ok(()), Err));
+            }
+            QueueWork::Execute {
+                submission: SubmissionHandle::Deferred(program),
+                binding_table,
+            } => {
+                let Some(commands) = program.downcast_ref::<RecordedCommands>() else {
+                    let status = Status::invalid_argument(
+                        "command buffer was not recorded by a local CPU driver",
+                    );
+                    return complete(&signals, Err(status));
+                };
+                let boundaries = region_boundaries(commands);
+                let count = boundaries.len();
+                let source = Source::Program {
+                    program,
+                    table: binding_table,
+                    boundaries,
+                };
+                Execution::new(source, count, signals, threads, max_concurrency)
+            }
+            work => Execution::new(
+                Source::Work(Mutex::new(Some(work))),
+                1,
+                signals,
+                threads,
+                max_concurrency,
+            ),
+        };
+        let execution = Arc::new(execution);
+        execution.open_from(pool, 0);
+    }
+
+    /// Plans region `index` from the source.
+    fn plan(&self, index: usize) -> Result<Vec<Item>> {
+        let mut scope = self.scope.lock();
+        let scope = &mut *scope;
+        match &self.source {
+            Source::Program {
+                program,
+                table,
+                boundaries,
+            } => {
+                let program = program
+                    .downcast_ref::<RecordedCommands>()
+                    .expect("checked at start");
+                let mut items = Vec::with_capacity(boundaries[index].len());
+                for command in &program.commands[boundaries[index].clone()] {
+                    let item = match command {
+                        Command::Barrier
+                        | Command::WaitEvents(_)
+                        | Command::SignalEvent(_)
+                        | Command::ResetEvent(_) => continue,
+                        Command::Fill { target, pattern } => {
+                            fill_item(scope, &target.as_ref().resolve(table)?, *pattern)?
+                        }
+                        Command::Update { data, target } => update_item(
+                            scope,
+                            &program.data[data.clone()],
+                            &target.as_ref().resolve(table)?,
+                        )?,
+                        Command::Copy { source, target } => {
+                            let source = source.as_ref().resolve(table)?;
+                            let mut target = target.as_ref().resolve(table)?;
+                            target.length = target.length.min(source.length);
+                            copy_item(scope, &source, &target)?
+                        }
+                        Command::Dispatch {
+                            executable,
+                            ordinal,
+                            workgroups,
+                            constants,
+                            bindings,
+                        } => {
+                            let counts = match workgroups {
+                                RecordedWorkgroups::Static(counts) => *counts,
+                                RecordedWorkgroups::Indirect(parameters) => read_workgroup_counts(
+                                    scope,
+                                    &parameters.as_ref().resolve(table)?,
+                                )?,
+                            };
+                            let mut resolved = Vec::with_capacity(bindings.len());
+                            for binding in &program.bindings[bindings.clone()] {
+                                let range = binding.as_ref().resolve(table)?;
+                                resolved
+                                    .push((scope.binding_pointer(&range)?, range.length as usize));
+                            }
+                            dispatch_item(
+                                executable,
+                                *ordinal,
+                                counts,
+                                &program.constants[constants.clone()],
+                                resolved.into_iter().map(Ok),
+                                self.max_concurrency,
+                            )?
+                        }
+                    };
+                    items.push(item);
+                }
+                Ok(items)
+            }
+            Source::Work(work) => {
+                let mut work = work.lock();
+                let item = match work.as_mut().expect("a single region is planned once") {
+                    QueueWork::Fill { target, pattern } => {
+                        fill_item(scope, &entry_ref(target), *pattern)?
+                    }
+                    QueueWork::Update { data, target } => {
+                        update_item(scope, data, &entry_ref(target))?
+                    }
+                    QueueWork::Copy { source, target } => {
+                        copy_item(scope, &entry_ref(source), &entry_ref(target))?
+                    }
+                    QueueWork::Dispatch {
+                        executable,
+                        ordinal,
+                        workgroups,
+                        constants,
+                        bindings,
+                    } => {
+                        let counts = match workgroups {
+                            QueueWorkgroups::Static(counts) => *counts,
+                            QueueWorkgroups::Indirect(parameters) => {
+                                read_workgroup_counts(scope, &entry_ref(parameters))?
+                            }
+                        };
+                        let mut resolved = Vec::with_capacity(bindings.len());
+                        for binding in bindings.iter() {
+                            resolved.push((
+                                scope.binding_pointer(&entry_ref(binding))?,
+                                binding.length as usize,
+                            ));
+                        }
+                        dispatch_item(
+                            executable,
+                            *ordinal,
+                            counts,
+                            constants,
+                            resolved.into_iter().map(Ok),
+                            self.max_concurrency,
+                        )?
+                    }
+                    QueueWork::Alloca { buffer } => {
+                        let buffer = buffer.clone();
+                        Item::Once(Mutex::new(Some(
+                            Box::new(move || buffer.storage().commit()) as Once,
+                        )))
+                    }
+                    QueueWork::Dealloca { buffer } => {
+                        let buffer = buffer.clone();
+                        Item::Once(Mutex::new(Some(
+                            Box::new(move || buffer.storage().decommit()) as Once,
+                        )))
+                    }
+                    QueueWork::HostCall { .. } => match std::mem::replace(&mut *work, None) {
+                        Some(QueueWork::HostCall { call }) => Item::Once(Mutex::new(Some(call))),
+                        _ => unreachable!("matched a host call above"),
+                    },
+                    QueueWork::Barrier | QueueWork::Execute { .. } => {
+                        unreachable!("handled in start")
+                    }
+                };
+                Ok(vec![item])
+            }
+        }
+    }
+
+    /// Opens the first non-empty region at or after `index`, or finishes the execution.
+    fn open_from(self: &Arc<Self>, pool: &Arc<PoolShared>, mut index: usize) {
+        while index < self.regions.len() && !self.failed.load(Ordering::Acquire) {
+            match self.plan(index) {
+                Ok(items) => {
+                    let region = Region::new(items, self.threads);
+                    let total = region.total();
+                    self.regions.open(index, region);
+                    if total > 0 {
+                        pool.announce(self, total);
+                        return;
+                    }
+                }
+                Err(status) => self.record_failure(status),
+            }
+            index += 1;
+        }
+        self.finish(pool);
+    }
+
+    fn record_failure(&self, status: Status) {
+        let mut failure = self.failure.lock();
+        if failure.is_none() {
+            *failure = Some(status);
+        }
+        self.failed.store(true, Ordering::Release);
+    }
+
+    /// Whether a claim would find tiles now.
+    #[inline]
+    pub fn has_claimable(&self) -> bool {
+        !self.finished.load(Ordering::Relaxed)
+            && self
+                .regions
+                .current()
+                .is_some_and(|(_, r)| r.has_unclaimed())
+    }
+
+    /// Claims and runs one chunk of tiles; false if there was nothing to claim.
+    pub fn step(self: &Arc<Self>, pool: &Arc<PoolShared>, context: &mut WorkerContext<'_>) -> bool {
+        let Some(claim) = self.regions.claim() else {
+            return false;
+        };
+        if !self.failed.load(Ordering::Relaxed) {
+            if let Err(status) = self.run_claim(claim, context) {
+                self.record_failure(status);
+            }
+        }
+        if self.regions.complete(claim) {
+            self.open_from(pool, claim.region + 1);
+        }
+        true
+    }
+
+    fn run_claim(&self, claim: Claim, context: &mut WorkerContext<'_>) -> Result<()> {
+        let region = self.regions.region(claim.region);
+        let (mut item, mut tile) = region.locate(claim.start);
+        let mut left = claim.count;
+        while left > 0 {
+            let current = &region.items()[item];
+            let run = left.min(crate::regions::Tiled::tiles(current) - tile);
+            current.run(tile, run, context)?;
+            left -= run;
+            item += 1;
+            tile = 0;
+        }
+        Ok(())
+    }
+
+    /// Completes the execution once: releases device access, then signals (or fails) the
+    /// semaphores, then lets the pool forget it; resources go when the last reference does.
+    fn finish(self: &Arc<Self>, pool: &Arc<PoolShared>) {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.scope.lock().release();
+        let failure = self.failure.lock().take();
+        complete(&self.signals, failure.map_or(Ok(()), Err));
+        pool.forget(self);
+    }
+}

@@ -1,0 +1,222 @@
+//! The worker pool: threads that claim tiles of executions, spin briefly when idle, then sleep.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hal_local::{
+    current_processor_id, with_thread_local_memory, DenormalsFlushed, LocalMemory, WaitHelper,
+};
+use parking_lot::Mutex;
+
+use crate::execution::Execution;
+use crate::item::WorkerContext;
+use crate::options::{Affinity, TaskDeviceOptions};
+use crate::sleep::Sleep;
+
+thread_local! {
+    /// The pool this thread works for (address), so a device dropped on one of its own workers
+    /// does not join itself.
+    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+}
+
+/// What the workers, the device and waiting threads share.
+pub struct PoolShared {
+    active: Mutex<Vec<Arc<Execution>>>,
+    active_count: AtomicUsize,
+    sleep: Sleep,
+    shutdown: AtomicBool,
+    workers: usize,
+    spin: Duration,
+}
+
+impl PoolShared {
+    /// How many threads may claim tiles (the workers plus a helping waiter).
+    pub fn threads(&self) -> usize {
+        self.workers + 1
+    }
+
+    /// `max_concurrency` for dispatch states: the worker count.
+    pub fn max_concurrency(&self) -> u8 {
+        self.workers.min(u8::MAX as usize) as u8
+    }
+
+    /// Makes an execution with an open region visible to workers and wakes some.
+    pub fn announce(self: &Arc<Self>, execution: &Arc<Execution>, tiles: u64) {
+        {
+            let mut active = self.active.lock();
+            if !active.iter().any(|e| Arc::ptr_eq(e, execution)) {
+                active.push(execution.clone());
+                self.active_count.store(active.len(), Ordering::Release);
+            }
+        }
+        if self.shutdown.load(Ordering::Acquire) {
+            // No workers left: the announcing thread runs the work itself.
+            while self.help_once() {}
+            return;
+        }
+        self.sleep.notify(
+            usize::try_from(tiles)
+                .unwrap_or(usize::MAX)
+                .min(self.workers),
+        );
+    }
+
+    /// Drops a finished execution from the active list.
+    pub fn forget(&self, execution: &Arc<Execution>) {
+        let mut active = self.active.lock();
+        active.retain(|e| !Arc::ptr_eq(e, execution));
+        self.active_count.store(active.len(), Ordering::Release);
+    }
+
+    fn find_work(&self) -> Option<Arc<Execution>> {
+        if self.active_count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        self.active
+            .lock()
+            .iter()
+            .find(|e| e.has_claimable())
+            .cloned()
+    }
+
+    /// Runs one chunk of any execution on the calling thread; false if there was nothing.
+    pub fn help_once(self: &Arc<Self>) -> bool {
+        let Some(execution) = self.find_work() else {
+            return false;
+        };
+        let _fpu = DenormalsFlushed::new();
+        with_thread_local_memory(|local_memory| {
+            let mut context = WorkerContext {
+                local_memory,
+                processor_id: current_processor_id(),
+            };
+            execution.step(self, &mut context)
+        })
+    }
+
+    fn worker_loop(self: &Arc<Self>, cpu: Option<usize>) {
+        // Workers keep denormals flushed for their whole life, as IREE's do.
+        let _fpu = DenormalsFlushed::new();
+        let mut local_memory = LocalMemory::default();
+        loop {
+            if let Some(execution) = self.find_work() {
+                let processor_id = cpu.map_or_else(current_processor_id, |c| c as u32);
+                let mut context = WorkerContext {
+                    local_memory: &mut local_memory,
+                    processor_id,
+                };
+                while execution.step(self, &mut context) {}
+                continue;
+            }
+            let seen = self.sleep.epoch();
+            if self.find_work().is_some() {
+                continue;
+            }
+            if self.shutdown.load(Ordering::Acquire) {
+                return;
+            }
+            let until = Instant::now() + self.spin;
+            let mut spins = 0u32;
+            while self.sleep.epoch() == seen && Instant::now() < until {
+                std::hint::spin_loop();
+                spins += 1;
+                if spins % 64 == 0 {
+                    // Let a submitting or waiting thread have the core on an oversubscribed
+                    // machine.
+                    std::thread::yield_now();
+                }
+            }
+            if self.sleep.epoch() == seen {
+                self.sleep.sleep(seen);
+            }
+        }
+    }
+}
+
+/// Lets threads waiting on this pool's semaphores run its work (see [`WaitHelper`]).
+pub struct PoolHelper(pub Weak<PoolShared>);
+
+impl WaitHelper for PoolHelper {
+    fn help_once(&self) -> bool {
+        self.0.upgrade().is_some_and(|pool| pool.help_once())
+    }
+}
+
+/// The worker threads of one device.
+pub struct Pool {
+    shared: Arc<PoolShared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn pin_to(cpu: usize) {
+    // SAFETY: `set` is a plain bit set sized for `cpu_set_t`; sched_setaffinity only reads it.
+    // A failure (CPU offline, restricted cgroup) leaves the thread unpinned, which is harmless.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+impl Pool {
+    /// Starts `options.workers` threads.
+    pub fn start(options: &TaskDeviceOptions) -> hal_core::Result<Pool> {
+        let shared = Arc::new(PoolShared {
+            active: Mutex::new(Vec::new()),
+            active_count: AtomicUsize::new(0),
+            sleep: Sleep::default(),
+            shutdown: AtomicBool::new(false),
+            workers: options.workers,
+            spin: options.spin,
+        });
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut threads = Vec::with_capacity(options.workers);
+        for index in 0..options.workers {
+            let worker = shared.clone();
+            let cpu = match options.affinity {
+                Affinity::None => None,
+                Affinity::Cores => Some(index % cpus),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("local-task-{index}"))
+                .spawn(move || {
+                    WORKER_OF.with(|w| w.set(Arc::as_ptr(&worker) as usize));
+                    if let Some(cpu) = cpu {
+                        pin_to(cpu);
+                    }
+                    worker.worker_loop(cpu);
+                })
+                .map_err(|e| {
+                    hal_core::Status::resource_exhausted(format!(
+                        "cannot start worker thread {index}: {e}"
+                    ))
+                })?;
+            threads.push(thread);
+        }
+        Ok(Pool { shared, threads })
+    }
+
+    /// The shared state.
+    pub fn shared(&self) -> &Arc<PoolShared> {
+        &self.shared
+    }
+}
+
+impl Drop for Pool {
+    /// Workers finish the work already announced, then exit. Work that becomes ready later runs
+    /// on the thread that makes it ready.
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.sleep.notify(usize::MAX);
+        let me = Arc::as_ptr(&self.shared) as usize;
+        if WORKER_OF.with(|w| w.get()) == me {
+            return; // Dropped on one of our own workers: it cannot join itself.
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
