@@ -228,7 +228,7 @@ impl Execution {
             ),
         };
         let execution = Arc::new(execution);
-        execution.open_from(pool, 0);
+        execution.open_from(pool, 0, false);
     }
 
     /// Plans region `index` from the source.
@@ -366,7 +366,8 @@ impl Execution {
     }
 
     /// Opens the first non-empty region at or after `index`, or finishes the execution.
-    fn open_from(self: &Arc<Self>, pool: &Arc<PoolShared>, mut index: usize) {
+    /// `opener_runs`: the calling thread goes on claiming this execution's tiles.
+    fn open_from(self: &Arc<Self>, pool: &Arc<PoolShared>, mut index: usize, opener_runs: bool) {
         while index < self.regions.len() && !self.failed.load(Ordering::Acquire) {
             match self.plan(index) {
                 Ok(items) => {
@@ -374,7 +375,7 @@ impl Execution {
                     let total = region.total();
                     self.regions.open(index, region);
                     if total > 0 {
-                        pool.announce(self, total);
+                        pool.announce(self, total, opener_runs);
                         return;
                     }
                 }
@@ -414,7 +415,7 @@ impl Execution {
             }
         }
         if self.regions.complete(claim) {
-            self.open_from(pool, claim.region + 1);
+            self.open_from(pool, claim.region + 1, true);
         }
         true
     }

@@ -43,8 +43,10 @@ impl PoolShared {
         self.workers.min(u8::MAX as usize) as u8
     }
 
-    /// Makes an execution with an open region visible to workers and wakes some.
-    pub fn announce(self: &Arc<Self>, execution: &Arc<Execution>, tiles: u64) {
+    /// Makes an execution with an open region visible to workers and wakes some. `opener_runs`
+    /// says the announcing thread goes on claiming tiles itself (a region's last finisher), so
+    /// one fewer worker is needed — none for a one-tile region.
+    pub fn announce(self: &Arc<Self>, execution: &Arc<Execution>, tiles: u64, opener_runs: bool) {
         {
             let mut active = self.active.lock();
             if !active.iter().any(|e| Arc::ptr_eq(e, execution)) {
@@ -57,11 +59,17 @@ impl PoolShared {
             while self.help_once() {}
             return;
         }
-        self.sleep.notify(
-            usize::try_from(tiles)
-                .unwrap_or(usize::MAX)
-                .min(self.workers),
-        );
+        let wanted = usize::try_from(tiles)
+            .unwrap_or(usize::MAX)
+            .min(self.workers);
+        let wanted = if opener_runs {
+            wanted.min(tiles as usize - 1)
+        } else {
+            wanted
+        };
+        if wanted > 0 {
+            self.sleep.notify(wanted);
+        }
     }
 
     /// Drops a finished execution from the active list.
@@ -120,13 +128,19 @@ impl PoolShared {
             }
             let until = Instant::now() + self.spin;
             let mut spins = 0u32;
-            while self.sleep.epoch() == seen && Instant::now() < until {
+            while self.sleep.epoch() == seen {
                 std::hint::spin_loop();
-                spins += 1;
-                if spins % 64 == 0 {
-                    // Let a submitting or waiting thread have the core on an oversubscribed
-                    // machine.
-                    std::thread::yield_now();
+                spins = spins.wrapping_add(1);
+                // Reading the clock and yielding are system calls' worth of time: do them
+                // rarely. Yielding lets a submitting or waiting thread have the core when the
+                // machine is oversubscribed.
+                if spins % 256 == 0 {
+                    if Instant::now() >= until {
+                        break;
+                    }
+                    if spins % 4096 == 0 {
+                        std::thread::yield_now();
+                    }
                 }
             }
             if self.sleep.epoch() == seen {
