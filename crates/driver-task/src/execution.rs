@@ -352,7 +352,7 @@ impl Execution {
                             Box::new(move || buffer.storage().decommit()) as Once,
                         )))
                     }
-                    QueueWork::HostCall { .. } => match std::mem::replace(&mut *work, None) {
+                    QueueWork::HostCall { .. } => match work.take() {
                         Some(QueueWork::HostCall { call }) => Item::Once(Mutex::new(Some(call))),
                         _ => unreachable!("matched a host call above"),
                     },

@@ -134,11 +134,11 @@ impl PoolShared {
                 // Reading the clock and yielding are system calls' worth of time: do them
                 // rarely. Yielding lets a submitting or waiting thread have the core when the
                 // machine is oversubscribed.
-                if spins % 256 == 0 {
+                if spins.is_multiple_of(256) {
                     if Instant::now() >= until {
                         break;
                     }
-                    if spins % 4096 == 0 {
+                    if spins.is_multiple_of(4096) {
                         std::thread::yield_now();
                     }
                 }

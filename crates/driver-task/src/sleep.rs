@@ -1,10 +1,13 @@
 //! Parking idle workers without losing a wakeup.
 //!
 //! Work producers bump an epoch; idle workers spin on it for a while, then sleep until it
-//! changes. The sleeper counts itself (under the lock) before it checks the epoch, and the
-//! producer bumps the epoch before it reads the sleeper count, both sequentially consistent:
-//! either the producer sees the sleeper and notifies it under the lock, or the sleeper sees the
-//! new epoch and does not sleep. `tests/loom_sleep.rs` model-checks this.
+//! changes. The sleeper counts itself (under the lock) before it reads the epoch, and the
+//! producer bumps the epoch before it reads the sleeper count. Both cross-reads are
+//! read-modify-writes (`fetch_add(0)`), so each lands in a single modification order with the
+//! other side's write: either the producer sees the sleeper and notifies it under the lock, or
+//! the sleeper synchronises with the producer and sees the new epoch. (Plain loads would need
+//! sequentially consistent store→load ordering, which loom found it could not rely on.)
+//! `tests/loom_task.rs` model-checks this.
 
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -35,7 +38,7 @@ impl Sleep {
     #[inline]
     pub fn notify(&self, wanted: usize) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        let sleepers = self.sleepers.load(Ordering::SeqCst);
+        let sleepers = self.sleepers.fetch_add(0, Ordering::SeqCst);
         if sleepers == 0 || wanted == 0 {
             return;
         }
@@ -63,7 +66,7 @@ impl Sleep {
         {
             let mut guard = self.lock.lock();
             self.sleepers.fetch_add(1, Ordering::SeqCst);
-            while self.epoch.load(Ordering::SeqCst) == seen {
+            while self.epoch.fetch_add(0, Ordering::SeqCst) == seen {
                 self.condvar.wait(&mut guard);
             }
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
@@ -72,7 +75,7 @@ impl Sleep {
         {
             let mut guard = self.lock.lock().unwrap();
             self.sleepers.fetch_add(1, Ordering::SeqCst);
-            while self.epoch.load(Ordering::SeqCst) == seen {
+            while self.epoch.fetch_add(0, Ordering::SeqCst) == seen {
                 guard = self.condvar.wait(guard).unwrap();
             }
             self.sleepers.fetch_sub(1, Ordering::SeqCst);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use hal_core::{
     create_device, BufferParams, BufferRef, Device, Executable, ExecutableParams, Semaphore,
-    StatusCode, Timeout, WaitMode, Workgroups,
+    StatusCode, WaitMode, Workgroups,
 };
 use parking_lot::Mutex;
 
