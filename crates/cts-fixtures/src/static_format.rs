@@ -34,5 +34,6 @@ pub fn format() -> Format {
         name: loader_static::STATIC_FORMAT,
         library,
         malformed,
+        unsupported: &[],
     }
 }

@@ -89,6 +89,10 @@ pub struct Format {
     pub library: fn(TestLibrary) -> Vec<u8>,
     /// Malformed data, each with a description, that must fail to prepare with a clear error.
     pub malformed: fn() -> Vec<(String, Vec<u8>)>,
+    /// Executable cases (by id prefix, without the `/<format>` suffix, for example
+    /// `dispatch/scale_offset`) this format's kernels cannot express, with the reason; they are
+    /// skipped for this format only. Keep it empty unless the format's compiler truly cannot.
+    pub unsupported: &'static [(&'static str, &'static str)],
 }
 
 /// Parses the command line, runs every selected case, prints the results and exits the process

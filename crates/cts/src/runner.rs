@@ -207,6 +207,14 @@ fn run_instance(backend: &Backend, instance: &Instance<'_>) -> (Outcome, String)
     if let Some(reason) = prefix_match(backend.unsupported, &instance.id) {
         return (Outcome::Skip, format!("unsupported: {reason}"));
     }
+    if let Some(format) = instance.format {
+        if let Some(reason) = prefix_match(format.unsupported, &instance.id) {
+            return (
+                Outcome::Skip,
+                format!("unsupported by format {}: {reason}", format.name),
+            );
+        }
+    }
     if let Some(tag) = instance
         .tags()
         .into_iter()

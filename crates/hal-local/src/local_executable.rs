@@ -175,7 +175,7 @@ impl LocalExecutable {
         let size = std::mem::size_of::<ExportEntry>();
         let offset =
             (export as *const ExportEntry as usize).wrapping_sub(self.exports.as_ptr() as usize);
-        if offset % size == 0 && offset / size < self.exports.len() {
+        if offset.is_multiple_of(size) && offset / size < self.exports.len() {
             Ok((offset / size) as u32)
         } else {
             Err(Status::invalid_argument(

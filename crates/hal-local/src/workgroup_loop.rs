@@ -136,7 +136,6 @@ pub trait WorkgroupRunner: Send + Sync + 'static {
 #[cold]
 #[inline(never)]
 unsafe fn run_with_runner(
-    runner: &dyn WorkgroupRunner,
     executable: &LocalExecutable,
     export: &ExportEntry,
     state: &DispatchStateV0,
@@ -145,6 +144,9 @@ unsafe fn run_with_runner(
     processor_id: u32,
     local_memory: &mut LocalMemory,
 ) -> Result<()> {
+    let runner = executable
+        .runner()
+        .ok_or_else(|| Status::internal("the executable has no workgroup runner"))?;
     let ordinal = executable.ordinal_of(export)?;
     // SAFETY: forwarded from the caller.
     unsafe {
@@ -177,11 +179,10 @@ pub unsafe fn run_workgroups(
     processor_id: u32,
     local_memory: &mut LocalMemory,
 ) -> Result<()> {
-    if let Some(runner) = executable.runner() {
+    if executable.runner().is_some() {
         // SAFETY: forwarded from the caller.
         return unsafe {
             run_with_runner(
-                runner,
                 executable,
                 export,
                 state,
