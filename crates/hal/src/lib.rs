@@ -18,6 +18,12 @@ pub use driver_task;
 #[cfg(feature = "loader-static")]
 pub use loader_static;
 
+#[cfg(feature = "loader-dylib")]
+pub use loader_dylib;
+
+#[cfg(feature = "loader-wasm")]
+pub use loader_wasm;
+
 /// Names of the executable loaders linked into this program, sorted.
 pub fn registered_loader_names() -> Vec<String> {
     hal_local::registered_loaders()

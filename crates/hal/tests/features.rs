@@ -63,4 +63,27 @@ fn each_feature_set_sees_exactly_its_drivers_and_loaders() {
             "format static"
         ]
     );
+    assert_eq!(
+        registry_with(&["loader-dylib"]),
+        [
+            "loader dylib",
+            "format embedded-elf-x86_64",
+            "format system-elf-x86_64"
+        ]
+    );
+    assert_eq!(
+        registry_with(&["local-sync", "loader-static", "loader-dylib"]),
+        [
+            "driver local-sync",
+            "loader dylib",
+            "loader static",
+            "format embedded-elf-x86_64",
+            "format static",
+            "format system-elf-x86_64"
+        ]
+    );
+    assert_eq!(
+        registry_with(&["loader-wasm"]),
+        ["loader wasm", "format system-wasm-wasm_32"]
+    );
 }

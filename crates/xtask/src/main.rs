@@ -8,6 +8,7 @@
 //! - `fixtures [FAMILY...]` ([`fixtures`]): regenerates committed executable fixtures with IREE.
 
 mod bench;
+mod bench_kernels;
 mod ci;
 mod cts;
 mod fixtures;
@@ -24,6 +25,7 @@ commands:
   cts [--driver NAME] [--format NAME]   run the conformance suite of every (or one) driver
   ci                                    run exactly what CI runs (fmt, clippy, tests, loom, cts)
   bench [--no-iree]                     benchmarks beside IREE 3.13's, measured in one run
+  bench-kernels                         IREE-compiled add and matmul: ours vs iree-benchmark-executable
   fixtures [dylib | wasm]               regenerate committed executable fixtures with IREE 3.13";
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Some("cts") => cts::run(&rest),
         Some("ci") => ci::run(&rest),
         Some("bench") => bench::run_bench(&rest),
+        Some("bench-kernels") => bench_kernels::run(&rest),
         Some("fixtures") => fixtures::run(&rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -1,0 +1,850 @@
+//! Loading a side module and running its kernels: the engine, the per-thread instances, the
+//! translation of a dispatch into the wasm32 ABI structs, copies for bindings outside the arena.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use hal_core::{ExportInfo, Result, Status, StatusCode, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT};
+use hal_local::abi::{DispatchAttrs, DispatchStateV0, WORKGROUP_LOCAL_MEMORY_PAGE_SIZE};
+use hal_local::{ExportEntry, LocalMemory, WorkgroupRunner};
+use wasmtime::{
+    Config, Engine, Extern, ExternType, Global, GlobalType, Instance, Memory, Module, Mutability,
+    Ref, RefType, Store, Table, TableType, Trap, TypedFunc, Val, ValType,
+};
+
+use crate::arena::{arena, ArenaMemoryCreator, Block, GUARD_BYTES, MEMORY_BYTES};
+use crate::dylink::MemInfo;
+
+/// The lowest `__table_base`: slot 0 stays null so a call through a null function pointer traps.
+const TABLE_BASE: u32 = 1;
+/// Bytes of shadow stack given to modules that import `__stack_pointer`.
+const STACK_BYTES: usize = 256 * 1024;
+/// Epoch tick of the budget clock.
+const TICK: Duration = Duration::from_millis(2);
+/// The most bytes of wasm machine stack a kernel may use before it traps.
+const MAX_WASM_STACK: usize = 1 << 20;
+
+// Per-worker scratch layout (wasm32 ABI structs), offsets inside one page.
+const ENVIRONMENT: usize = 0; // 80 bytes
+const EXECUTABLE_CONSTANTS: usize = 128; // ≤ 256 bytes
+const DISPATCH_STATE: usize = 384; // 36 bytes
+const WORKGROUP_STATE: usize = 448; // 24 bytes
+const PUSH_CONSTANTS: usize = 512; // ≤ 256 bytes
+const BINDING_PTRS: usize = 768; // ≤ 256 bytes
+const BINDING_LENGTHS: usize = 1024; // ≤ 256 bytes
+const SCRATCH_BYTES: usize = 1280;
+
+static BUDGET_MICROS: AtomicU64 = AtomicU64::new(30_000_000);
+static ZERO_COPY_BINDINGS: AtomicU64 = AtomicU64::new(0);
+static COPIED_BINDINGS: AtomicU64 = AtomicU64::new(0);
+static COPIED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Sets how long one call into a kernel (a run of workgroups: a whole dispatch on `local-sync`)
+/// may take before it is interrupted and its submission fails with `DEADLINE_EXCEEDED`. The
+/// default is 30 s. Applies process-wide, from the next run on.
+pub fn set_dispatch_budget(budget: Duration) {
+    BUDGET_MICROS.store(
+        u64::try_from(budget.as_micros()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+}
+
+/// The current budget.
+pub fn dispatch_budget() -> Duration {
+    Duration::from_micros(BUDGET_MICROS.load(Ordering::Relaxed))
+}
+
+/// How bindings reached kernels so far in this process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyStatistics {
+    /// Bindings passed in place: their buffer lives in the arena.
+    pub zero_copy_bindings: u64,
+    /// Bindings copied into the arena before a run and back after it (buffers outside the arena,
+    /// such as imported host memory).
+    pub copied_bindings: u64,
+    /// Bytes those copies moved, in and out.
+    pub copied_bytes: u64,
+}
+
+/// The counters since the process started.
+pub fn copy_statistics() -> CopyStatistics {
+    CopyStatistics {
+        zero_copy_bindings: ZERO_COPY_BINDINGS.load(Ordering::Relaxed),
+        copied_bindings: COPIED_BINDINGS.load(Ordering::Relaxed),
+        copied_bytes: COPIED_BYTES.load(Ordering::Relaxed),
+    }
+}
+
+/// The process's engine: Cranelift, SIMD, the arena as every memory, epoch interruption driven
+/// by a clock thread.
+pub(crate) fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config
+            .wasm_simd(true)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK)
+            .with_host_memory(Arc::new(ArenaMemoryCreator))
+            .memory_reservation(MEMORY_BYTES as u64)
+            .memory_guard_size(GUARD_BYTES as u64)
+            .memory_reservation_for_growth(0)
+            .guard_before_linear_memory(false)
+            .memory_may_move(false);
+        let engine = Engine::new(&config).expect("the wasm engine configuration is valid");
+        let clock = engine.clone();
+        std::thread::Builder::new()
+            .name("loader-wasm-epoch".into())
+            .spawn(move || loop {
+                std::thread::sleep(TICK);
+                clock.increment_epoch();
+            })
+            .expect("cannot start the wasm budget clock");
+        engine
+    })
+}
+
+/// A module defining one 4 GiB memory and exporting it as `memory`. Wasmtime creates memories
+/// that modules define through the engine's memory creator (memories made by `Memory::new` do not
+/// go through it), so each store instantiates this to get its view of the arena.
+const MEMORY_MODULE: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+    0x05, 0x08, 0x01, 0x01, 0x80, 0x80, 0x04, 0x80, 0x80, 0x04, // memory 65536..65536 pages
+    0x07, 0x0a, 0x01, 0x06, b'm', b'e', b'm', b'o', b'r', b'y', 0x02, 0x00, // export "memory"
+];
+
+/// The arena as a memory of `store`.
+fn arena_memory(store: &mut Store<()>) -> Result<Memory> {
+    static MODULE: OnceLock<Module> = OnceLock::new();
+    let module = MODULE
+        .get_or_init(|| Module::new(engine(), MEMORY_MODULE).expect("the memory module is valid"));
+    let instance = Instance::new(&mut *store, module, &[])
+        .map_err(|e| wasm_error("creating the arena memory", e))?;
+    instance
+        .get_memory(&mut *store, "memory")
+        .ok_or_else(|| invalid("the arena memory module exports no memory"))
+}
+
+fn status(code: StatusCode, message: impl Into<String>) -> Status {
+    Status::new(code, message.into())
+}
+
+fn invalid(message: impl Into<String>) -> Status {
+    status(StatusCode::InvalidArgument, message)
+}
+
+/// What every worker of one executable shares.
+pub(crate) struct Shared {
+    module: Module,
+    mem_info: MemInfo,
+    constants: Vec<u32>,
+    imports_stack_pointer: bool,
+    library_name: String,
+    export_names: Vec<String>,
+}
+
+/// One export as read from the library tables.
+struct ExportTables {
+    table_index: u32,
+    attrs: DispatchAttrs,
+    name: String,
+}
+
+/// A library as one instance reports it.
+struct Library {
+    name: String,
+    exports: Vec<ExportTables>,
+}
+
+/// A store and instance of one executable on one thread.
+struct Worker {
+    shared: Weak<Shared>,
+    store: Store<()>,
+    functions: Vec<TypedFunc<(i32, i32, i32), i32>>,
+    stack_pointer: Option<(Global, u32)>,
+    scratch: Block,
+    _data: Block,
+    _stack: Option<Block>,
+    local: Option<Block>,
+    staging: Option<Block>,
+}
+
+thread_local! {
+    static WORKERS: RefCell<Vec<Worker>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Writes `value` at wasm address `addr` of a block the caller owns.
+///
+/// # Safety
+/// `[addr, addr + size_of::<T>())` must lie in a committed arena block.
+#[inline]
+unsafe fn put<T: Copy>(addr: usize, value: T) {
+    // SAFETY: per the caller.
+    unsafe { arena().base().add(addr).cast::<T>().write_unaligned(value) }
+}
+
+/// Reads the module's data, checked to lie inside its data block.
+struct DataView<'a> {
+    block: &'a Block,
+}
+
+impl DataView<'_> {
+    fn bytes(&self, addr: u32, len: usize, what: &str) -> Result<&[u8]> {
+        let start = self.block.offset() as usize;
+        let addr = addr as usize;
+        if addr < start || addr + len > start + self.block.len() {
+            return Err(invalid(format!(
+                "the library's {what} (wasm address {addr:#x}, {len} bytes) lies outside its data"
+            )));
+        }
+        // SAFETY: the range is inside the committed data block, which outlives `self`. The
+        // module's code does not run while the view is used.
+        Ok(unsafe { std::slice::from_raw_parts(arena().base().add(addr), len) })
+    }
+
+    fn u32(&self, addr: u32, what: &str) -> Result<u32> {
+        let b = self.bytes(addr, 4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn string(&self, addr: u32, what: &str) -> Result<String> {
+        if addr == 0 {
+            return Err(invalid(format!("library {what} is null")));
+        }
+        let end = (self.block.offset() as usize + self.block.len()).saturating_sub(addr as usize);
+        let bytes = self.bytes(addr, end, what)?;
+        let len = bytes
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| invalid(format!("library {what} is not NUL-terminated")))?;
+        std::str::from_utf8(&bytes[..len])
+            .map(str::to_owned)
+            .map_err(|_| invalid(format!("library {what} is not UTF-8")))
+    }
+}
+
+fn wasm_error(context: &str, error: wasmtime::Error) -> Status {
+    invalid(format!("{context}: {error:#}"))
+}
+
+impl Worker {
+    fn new(shared: &Arc<Shared>) -> Result<(Worker, Library)> {
+        let engine = engine();
+        let mut store = Store::new(engine, ());
+        store.set_epoch_deadline(u64::MAX / 2);
+        let info = shared.mem_info;
+        if info.memory_align > 12 {
+            return Err(invalid(format!(
+                "the module asks for 2^{} alignment of its data; at most 4096 is supported",
+                info.memory_align
+            )));
+        }
+        if info.table_align > 16 {
+            return Err(invalid(format!(
+                "the module asks for 2^{} alignment of its table slots",
+                info.table_align
+            )));
+        }
+        // The first slot at or after TABLE_BASE with the alignment the module asks for.
+        let table_base = TABLE_BASE.max(1 << info.table_align);
+        let data = arena().allocate(info.memory_size as usize)?;
+        let scratch = arena().allocate(SCRATCH_BYTES)?;
+        let stack = if shared.imports_stack_pointer {
+            Some(arena().allocate(STACK_BYTES)?)
+        } else {
+            None
+        };
+        let memory = arena_memory(&mut store)?;
+        let mut stack_pointer = None;
+        let mut imports = Vec::new();
+        for import in shared.module.imports() {
+            let name = (import.module(), import.name());
+            let external: Extern = match (name, import.ty()) {
+                (("env", "memory"), ExternType::Memory(_)) => memory.into(),
+                (("env", "__indirect_function_table"), ExternType::Table(ty)) => {
+                    let minimum = ty.minimum().max(u64::from(table_base + info.table_size));
+                    Table::new(
+                        &mut store,
+                        TableType::new(RefType::FUNCREF, minimum as u32, None),
+                        Ref::Func(None),
+                    )
+                    .map_err(|e| wasm_error("creating the module's table", e))?
+                    .into()
+                }
+                (("env", "__memory_base"), ExternType::Global(_)) => Global::new(
+                    &mut store,
+                    GlobalType::new(ValType::I32, Mutability::Const),
+                    Val::I32(data.offset() as i32),
+                )
+                .map_err(|e| wasm_error("creating __memory_base", e))?
+                .into(),
+                (("env", "__table_base"), ExternType::Global(_)) => Global::new(
+                    &mut store,
+                    GlobalType::new(ValType::I32, Mutability::Const),
+                    Val::I32(table_base as i32),
+                )
+                .map_err(|e| wasm_error("creating __table_base", e))?
+                .into(),
+                (("env", "__stack_pointer"), ExternType::Global(_)) => {
+                    let stack = stack.as_ref().expect("allocated when imported");
+                    let top = stack.offset() + stack.len() as u32;
+                    let global = Global::new(
+                        &mut store,
+                        GlobalType::new(ValType::I32, Mutability::Var),
+                        Val::I32(top as i32),
+                    )
+                    .map_err(|e| wasm_error("creating __stack_pointer", e))?;
+                    stack_pointer = Some((global, top));
+                    global.into()
+                }
+                ((module, field), _) => {
+                    return Err(status(
+                        StatusCode::Unimplemented,
+                        format!(
+                        "the module imports '{module}.{field}', which this loader does not provide"
+                    ),
+                    ))
+                }
+            };
+            imports.push(external);
+        }
+        let instance = Instance::new(&mut store, &shared.module, &imports)
+            .map_err(|e| wasm_error("instantiating the module", e))?;
+        for init in ["__wasm_apply_data_relocs", "__wasm_call_ctors"] {
+            if let Some(function) = instance.get_func(&mut store, init) {
+                function
+                    .typed::<(), ()>(&store)
+                    .and_then(|f| f.call(&mut store, ()))
+                    .map_err(|e| wasm_error(&format!("calling {init}"), e))?;
+            }
+        }
+        let query = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "iree_hal_executable_library_query")
+            .map_err(|e| wasm_error("the module's iree_hal_executable_library_query", e))?;
+        // The environment: executable constants, no imports (thunk slot 0 is null and traps),
+        // no processor information.
+        let base = scratch.offset() as usize;
+        for (i, &constant) in shared.constants.iter().enumerate() {
+            // SAFETY: at most 64 constants fit the scratch block's constant area.
+            unsafe { put(base + EXECUTABLE_CONSTANTS + 4 * i, constant) };
+        }
+        let constants_ptr = if shared.constants.is_empty() {
+            0
+        } else {
+            (base + EXECUTABLE_CONSTANTS) as u32
+        };
+        // SAFETY: the environment area lies in the scratch block; fresh pages are zero, which
+        // leaves the import arrays and processor data null.
+        unsafe { put(base + ENVIRONMENT, constants_ptr) };
+        let library = query
+            .call(
+                &mut store,
+                (
+                    hal_local::abi::LIBRARY_VERSION as i32,
+                    (base + ENVIRONMENT) as i32,
+                ),
+            )
+            .map_err(|e| wasm_error("calling the library query", e))? as u32;
+        let library = read_library(&DataView { block: &data }, library, shared.constants.len())?;
+        let table = match instance.get_export(&mut store, "__indirect_function_table") {
+            Some(Extern::Table(table)) => Some(table),
+            _ => imports.iter().find_map(|e| e.clone().into_table()),
+        }
+        .ok_or_else(|| invalid("the module has no function table"))?;
+        let mut functions = Vec::with_capacity(library.exports.len());
+        for export in &library.exports {
+            let function = match table.get(&mut store, u64::from(export.table_index)) {
+                Some(Ref::Func(Some(function))) => function,
+                _ => {
+                    return Err(invalid(format!(
+                        "export '{}' points at table slot {}, which holds no function",
+                        export.name, export.table_index
+                    )))
+                }
+            };
+            functions.push(
+                function
+                    .typed::<(i32, i32, i32), i32>(&store)
+                    .map_err(|e| wasm_error(&format!("export '{}'", export.name), e))?,
+            );
+        }
+        Ok((
+            Worker {
+                shared: Arc::downgrade(shared),
+                store,
+                functions,
+                stack_pointer,
+                scratch,
+                _data: data,
+                _stack: stack,
+                local: None,
+                staging: None,
+            },
+            library,
+        ))
+    }
+}
+
+/// Reads and verifies the wasm32 library tables, as `hal_local::verify_library` does natively.
+fn read_library(data: &DataView<'_>, library: u32, provided_constants: usize) -> Result<Library> {
+    if library == 0 {
+        return Err(status(
+            StatusCode::Incompatible,
+            "the library query returned null for version 6",
+        ));
+    }
+    let header = data.u32(library, "library struct")?;
+    let version = data.u32(header, "header")?;
+    if version != hal_local::abi::LIBRARY_VERSION {
+        return Err(status(
+            StatusCode::Incompatible,
+            format!(
+                "library ABI version {version} is not the supported version {}",
+                hal_local::abi::LIBRARY_VERSION
+            ),
+        ));
+    }
+    let name = data.string(data.u32(header + 4, "header")?, "name")?;
+    let sanitizer = data.u32(header + 12, "header")?;
+    if sanitizer != 0 {
+        return Err(status(
+            StatusCode::Incompatible,
+            format!("library '{name}' was built with sanitizer kind {sanitizer}"),
+        ));
+    }
+    let import_count = data.u32(library + 4, "import table")?;
+    let symbols = data.u32(library + 8, "import table")?;
+    for i in 0..import_count.min(65_536) {
+        let symbol = data.string(data.u32(symbols + 4 * i, "import symbols")?, "import name")?;
+        if !symbol.starts_with('?') {
+            return Err(status(
+                StatusCode::Unimplemented,
+                format!("library '{name}' needs import '{symbol}'; wasm kernels get no imports"),
+            ));
+        }
+    }
+    let constant_count = data.u32(library + 52, "constant table")? as usize;
+    if constant_count != provided_constants {
+        return Err(invalid(format!(
+            "library '{name}' takes {constant_count} executable constants, but {provided_constants} were given"
+        )));
+    }
+    let count = data.u32(library + 12, "export table")?;
+    let ptrs = data.u32(library + 16, "export table")?;
+    let attrs = data.u32(library + 20, "export table")?;
+    let names = data.u32(library + 32, "export table")?;
+    if count > hal_local::MAX_EXPORT_COUNT {
+        return Err(invalid(format!(
+            "library '{name}' declares {count} exports"
+        )));
+    }
+    if count > 0 && (ptrs == 0 || attrs == 0 || names == 0) {
+        return Err(invalid(format!(
+            "library '{name}' export table lacks its function, attribute or name array"
+        )));
+    }
+    let mut exports = Vec::with_capacity(count as usize);
+    for ordinal in 0..count {
+        let export_name = data.string(
+            data.u32(names + 4 * ordinal, "export names")?,
+            &format!("export {ordinal} name"),
+        )?;
+        let table_index = data.u32(ptrs + 4 * ordinal, "export functions")?;
+        let raw = data.bytes(attrs + 64 * ordinal, 64, "export attributes")?;
+        // SAFETY: 64 readable bytes; DispatchAttrs is plain old data of that size with the same
+        // layout in wasm32 (no pointers).
+        let attrs: DispatchAttrs = unsafe { raw.as_ptr().cast::<DispatchAttrs>().read_unaligned() };
+        if u32::from(attrs.constant_count) > MAX_CONSTANT_COUNT
+            || u32::from(attrs.binding_count) > MAX_BINDING_COUNT
+        {
+            return Err(invalid(format!(
+                "library '{name}' export '{export_name}' declares {} constants and {} bindings",
+                attrs.constant_count, attrs.binding_count
+            )));
+        }
+        if attrs.parameter_count != 0 {
+            return Err(status(
+                StatusCode::Unimplemented,
+                format!("library '{name}' export '{export_name}' uses dispatch parameters"),
+            ));
+        }
+        exports.push(ExportTables {
+            table_index,
+            attrs,
+            name: export_name,
+        });
+    }
+    Ok(Library { name, exports })
+}
+
+/// Compiles and checks a module, instantiating it once on this thread to read its library.
+pub(crate) fn load(data: &[u8], constants: &[u32]) -> Result<hal_core::Executable> {
+    let mem_info = crate::dylink::mem_info(data)?;
+    let module = Module::new(engine(), data)
+        .map_err(|e| wasm_error("the WebAssembly module does not compile", e))?;
+    if !module
+        .imports()
+        .any(|i| i.module() == "env" && i.name() == "memory")
+    {
+        return Err(invalid(
+            "the module does not import env.memory: its kernels could not see their bindings",
+        ));
+    }
+    let imports_stack_pointer = module
+        .imports()
+        .any(|i| i.module() == "env" && i.name() == "__stack_pointer");
+    let mut shared = Arc::new(Shared {
+        module,
+        mem_info,
+        constants: constants.to_vec(),
+        imports_stack_pointer,
+        library_name: String::new(),
+        export_names: Vec::new(),
+    });
+    let (_, library) = Worker::new(&shared)?;
+    {
+        let shared = Arc::get_mut(&mut shared).expect("the probe worker was dropped");
+        shared.library_name = library.name.clone();
+        shared.export_names = library.exports.iter().map(|e| e.name.clone()).collect();
+    }
+    let exports = library
+        .exports
+        .into_iter()
+        .map(|export| {
+            let attrs = export.attrs;
+            let size = |v: u32| v.max(1);
+            let info = ExportInfo {
+                name: export.name,
+                constant_count: attrs.constant_count.into(),
+                binding_count: attrs.binding_count.into(),
+                workgroup_size: [
+                    size(attrs.workgroup_size_x),
+                    size(attrs.workgroup_size_y),
+                    size(attrs.workgroup_size_z.into()),
+                ],
+                local_memory_size: u32::from(attrs.local_memory_pages)
+                    * WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
+            };
+            (info, attrs)
+        })
+        .collect();
+    hal_local::LocalExecutable::with_runner(library.name, exports, Box::new(WasmRunner { shared }))
+}
+
+/// Runs one executable's workgroups on the calling thread's instance.
+pub(crate) struct WasmRunner {
+    shared: Arc<Shared>,
+}
+
+/// A binding outside the arena, staged for one run.
+struct Staged {
+    index: usize,
+    host: *mut u8,
+    wasm: u32,
+    len: usize,
+    snapshot: Option<Vec<u8>>,
+}
+
+fn describe_trap(error: &wasmtime::Error) -> (StatusCode, String) {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => (
+            StatusCode::DeadlineExceeded,
+            format!(
+                "ran past its budget of {:?} and was interrupted",
+                dispatch_budget()
+            ),
+        ),
+        Some(trap) => (StatusCode::Aborted, format!("trapped: {trap}")),
+        None => (StatusCode::Internal, format!("failed: {error:#}")),
+    }
+}
+
+impl WorkgroupRunner for WasmRunner {
+    unsafe fn run_workgroups(
+        &self,
+        ordinal: u32,
+        export: &ExportEntry,
+        state: &DispatchStateV0,
+        first: u64,
+        count: u64,
+        processor_id: u32,
+        _local_memory: &mut LocalMemory,
+    ) -> Result<()> {
+        if count == 0
+            || state.workgroup_count_x == 0
+            || state.workgroup_count_y == 0
+            || state.workgroup_count_z == 0
+        {
+            return Ok(());
+        }
+        WORKERS.with(|cell| {
+            let mut workers = cell.try_borrow_mut().map_err(|_| {
+                status(
+                    StatusCode::FailedPrecondition,
+                    "a wasm kernel re-entered the runtime",
+                )
+            })?;
+            let index = match workers
+                .iter()
+                .position(|w| std::ptr::eq(w.shared.as_ptr(), Arc::as_ptr(&self.shared)))
+            {
+                Some(index) => index,
+                None => {
+                    workers.retain(|w| w.shared.strong_count() > 0);
+                    let (worker, _) = Worker::new(&self.shared).map_err(|s| {
+                        s.with_context(format!(
+                            "while instantiating wasm library '{}' on this thread",
+                            self.shared.library_name
+                        ))
+                    })?;
+                    workers.push(worker);
+                    workers.len() - 1
+                }
+            };
+            // SAFETY: forwarded from the caller.
+            let result =
+                unsafe { workers[index].run(ordinal, export, state, first, count, processor_id) };
+            if result.is_err() {
+                // A trapped instance may hold half-updated state: the next run gets a new one.
+                workers.swap_remove(index);
+            }
+            result
+        })
+    }
+}
+
+impl Worker {
+    /// # Safety
+    /// As [`WorkgroupRunner::run_workgroups`].
+    unsafe fn run(
+        &mut self,
+        ordinal: u32,
+        export: &ExportEntry,
+        state: &DispatchStateV0,
+        first: u64,
+        count: u64,
+        processor_id: u32,
+    ) -> Result<()> {
+        let name = &export.info.name;
+        let function = self
+            .functions
+            .get(ordinal as usize)
+            .cloned()
+            .ok_or_else(|| {
+                status(
+                    StatusCode::OutOfRange,
+                    format!("export ordinal {ordinal} is out of range"),
+                )
+            })?;
+        let scratch = self.scratch.offset() as usize;
+        let bindings = state.binding_count as usize;
+        let arena = arena();
+        // Bindings: in place when they live in the arena, else staged.
+        let mut staged: Vec<Staged> = Vec::new();
+        let mut staging_bytes = 0usize;
+        for i in 0..bindings {
+            // SAFETY: the state has `binding_count` pointers and lengths (dispatch_state).
+            let (ptr, len) = unsafe { (*state.binding_ptrs.add(i), *state.binding_lengths.add(i)) };
+            let len32 = u32::try_from(len).map_err(|_| {
+                status(
+                    StatusCode::OutOfRange,
+                    format!("binding {i} of '{name}' is {len} bytes; wasm32 kernels address at most 4 GiB"),
+                )
+            })?;
+            let wasm = match arena.wasm_offset(ptr.cast(), len) {
+                Some(offset) => {
+                    ZERO_COPY_BINDINGS.fetch_add(1, Ordering::Relaxed);
+                    offset
+                }
+                None => {
+                    let at = staging_bytes;
+                    staging_bytes += len.div_ceil(64) * 64;
+                    staged.push(Staged {
+                        index: i,
+                        host: ptr.cast(),
+                        wasm: at as u32,
+                        len,
+                        snapshot: None,
+                    });
+                    u32::MAX
+                }
+            };
+            // SAFETY: the binding arrays lie in the scratch block.
+            unsafe {
+                put(scratch + BINDING_PTRS + 4 * i, wasm);
+                put(scratch + BINDING_LENGTHS + 4 * i, len32);
+            }
+        }
+        if !staged.is_empty() {
+            if self
+                .staging
+                .as_ref()
+                .is_none_or(|b| b.len() < staging_bytes)
+            {
+                self.staging = None;
+                self.staging = Some(arena.allocate(staging_bytes)?);
+            }
+            let staging = self.staging.as_ref().expect("allocated above");
+            let concurrent = state.max_concurrency > 1;
+            for s in &mut staged {
+                s.wasm += staging.offset();
+                // SAFETY: the binding pointer array lies in the scratch block.
+                unsafe { put(scratch + BINDING_PTRS + 4 * s.index, s.wasm) };
+                // SAFETY: the source is valid for reads of `len` (caller's contract); the
+                // target lies in this worker's staging block.
+                unsafe { copy_in(s, concurrent) };
+                COPIED_BINDINGS.fetch_add(1, Ordering::Relaxed);
+                COPIED_BYTES.fetch_add(s.len as u64, Ordering::Relaxed);
+            }
+        }
+        // Push constants.
+        let constant_count = usize::from(state.constant_count).min(MAX_CONSTANT_COUNT as usize);
+        for i in 0..constant_count {
+            // SAFETY: the state has `constant_count` constants; the area lies in scratch.
+            unsafe { put(scratch + PUSH_CONSTANTS + 4 * i, *state.constants.add(i)) };
+        }
+        // Local memory.
+        let local_size = export.info.local_memory_size as usize;
+        let (local_ptr, local_len) = if local_size == 0 {
+            (0u32, 0u32)
+        } else {
+            if self.local.as_ref().is_none_or(|b| b.len() < local_size) {
+                self.local = None;
+                self.local = Some(arena.allocate(local_size)?);
+            }
+            let block = self.local.as_ref().expect("allocated above");
+            (block.offset(), block.len() as u32)
+        };
+        // SAFETY: the dispatch and workgroup states lie in the scratch block.
+        unsafe {
+            let d = scratch + DISPATCH_STATE;
+            put(d, state.workgroup_size_x);
+            put(d + 4, state.workgroup_size_y);
+            put(d + 8, state.workgroup_size_z);
+            put(d + 10, constant_count as u16);
+            put(d + 12, state.workgroup_count_x);
+            put(d + 16, state.workgroup_count_y);
+            put(d + 20, state.workgroup_count_z);
+            put(d + 22, state.max_concurrency);
+            put(d + 23, state.binding_count);
+            put(d + 24, (scratch + PUSH_CONSTANTS) as u32);
+            put(d + 28, (scratch + BINDING_PTRS) as u32);
+            put(d + 32, (scratch + BINDING_LENGTHS) as u32);
+            let w = scratch + WORKGROUP_STATE;
+            put(w + 10, 0u16);
+            put(w + 12, processor_id);
+            put(w + 16, local_ptr);
+            put(w + 20, local_len);
+        }
+        if let Some((global, top)) = self.stack_pointer {
+            global
+                .set(&mut self.store, Val::I32(top as i32))
+                .map_err(|e| wasm_error("resetting __stack_pointer", e))?;
+        }
+        let ticks = BUDGET_MICROS.load(Ordering::Relaxed) / TICK.as_micros() as u64 + 1;
+        self.store.set_epoch_deadline(ticks);
+        let count_x = u64::from(state.workgroup_count_x);
+        let count_y = u64::from(state.workgroup_count_y);
+        let mut x = (first % count_x) as u32;
+        let rest = first / count_x;
+        let mut y = (rest % count_y) as u32;
+        let mut z = (rest / count_y) as u16;
+        let args = (
+            (scratch + ENVIRONMENT) as i32,
+            (scratch + DISPATCH_STATE) as i32,
+            (scratch + WORKGROUP_STATE) as i32,
+        );
+        let mut result = Ok(());
+        for _ in 0..count {
+            let w = scratch + WORKGROUP_STATE;
+            // SAFETY: the workgroup state lies in the scratch block.
+            unsafe {
+                put(w, x);
+                put(w + 4, y);
+                put(w + 8, z);
+            }
+            match function.call(&mut self.store, args) {
+                Ok(0) => {}
+                Ok(code) => {
+                    result = Err(status(
+                        StatusCode::Internal,
+                        format!("wasm kernel '{name}' returned error {code} in workgroup ({x}, {y}, {z})"),
+                    ));
+                    break;
+                }
+                Err(error) => {
+                    let (code, what) = describe_trap(&error);
+                    result = Err(status(
+                        code,
+                        format!("wasm kernel '{name}' {what} in workgroup ({x}, {y}, {z})"),
+                    ));
+                    break;
+                }
+            }
+            x += 1;
+            if x == state.workgroup_count_x {
+                x = 0;
+                y += 1;
+                if y == state.workgroup_count_y {
+                    y = 0;
+                    z += 1;
+                }
+            }
+        }
+        for s in &staged {
+            // SAFETY: the target is valid for writes of `len` (caller's contract).
+            unsafe { copy_out(s) };
+            COPIED_BYTES.fetch_add(s.len as u64, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+/// Copies a staged binding into the arena. With other workers possibly writing other parts of
+/// the same buffer, the host bytes are read one relaxed atomic byte at a time and a snapshot is
+/// kept so only bytes this run changed are written back.
+///
+/// # Safety
+/// `s.host` is valid for reads of `s.len` bytes; `s.wasm` addresses `s.len` committed bytes
+/// owned by this worker.
+unsafe fn copy_in(s: &mut Staged, concurrent: bool) {
+    let target = arena().base().wrapping_add(s.wasm as usize);
+    if concurrent {
+        let mut snapshot = vec![0u8; s.len];
+        for (i, byte) in snapshot.iter_mut().enumerate() {
+            // SAFETY: in bounds per the contract; AtomicU8 has u8's layout.
+            *byte = unsafe { (*s.host.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed) };
+        }
+        // SAFETY: the target is this worker's staging memory.
+        unsafe { std::ptr::copy_nonoverlapping(snapshot.as_ptr(), target, s.len) };
+        s.snapshot = Some(snapshot);
+    } else {
+        // SAFETY: per the contract; the ranges do not overlap (one is in the arena, one not).
+        unsafe { std::ptr::copy_nonoverlapping(s.host, target, s.len) };
+    }
+}
+
+/// Copies a staged binding back out (only changed bytes when a snapshot was kept).
+///
+/// # Safety
+/// As [`copy_in`], with `s.host` valid for writes.
+unsafe fn copy_out(s: &Staged) {
+    let source = arena().base().wrapping_add(s.wasm as usize);
+    match &s.snapshot {
+        Some(snapshot) => {
+            for (i, &before) in snapshot.iter().enumerate() {
+                // SAFETY: in bounds of the staging block.
+                let after = unsafe { source.add(i).read() };
+                if after != before {
+                    // SAFETY: in bounds per the contract; AtomicU8 has u8's layout.
+                    unsafe { (*s.host.add(i).cast::<AtomicU8>()).store(after, Ordering::Relaxed) };
+                }
+            }
+        }
+        // SAFETY: per the contract.
+        None => unsafe { std::ptr::copy_nonoverlapping(source, s.host, s.len) },
+    }
+}

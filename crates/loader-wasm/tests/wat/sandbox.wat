@@ -1,0 +1,123 @@
+;; Misbehaving kernels for the sandbox tests: a side module in the same convention as IREE's wasm32
+;; executables (dylink.0, imported memory and table, __memory_base / __table_base), library
+;; "sandbox" with these exports, by ordinal:
+;;   0 double              1 binding: doubles the u32 elements [64k, 64k + 64) of workgroup k,
+;;                         clipped to the binding (the well-behaved kernel)
+;;   1 out_of_bounds       loads from wasm address 0xFFFF_FFF0 (never allocated)
+;;   2 unreachable         executes `unreachable`
+;;   3 divide_by_zero      i32.div_u by a zero read from the dispatch state
+;;   4 stack_overflow      recurses without end
+;;   5 spin                loops forever
+;;   6 write_past_binding  1 binding: stores one u32 just past the end of its binding
+(module
+  (@custom "dylink.0" (before first) "\01\05\80\08\04\07\00")
+  (import "env" "memory" (memory 1))
+  (import "env" "__indirect_function_table" (table 7 funcref))
+  (import "env" "__memory_base" (global $mb i32))
+  (import "env" "__table_base" (global $tb i32))
+
+  ;; Strings at __memory_base: the library name at 0, export names every 32 bytes from 16.
+  (data (global.get $mb)
+    "sandbox\00\00\00\00\00\00\00\00\00"
+    "double\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "out_of_bounds\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "unreachable\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "divide_by_zero\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "stack_overflow\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "spin\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "write_past_binding\00")
+
+  (elem (global.get $tb) func $double $out_of_bounds $unreachable $divide_by_zero
+    $stack_overflow $spin $write_past_binding)
+
+  ;; Stores a u32 at __memory_base + offset.
+  (func $set (param $offset i32) (param $value i32)
+    (i32.store (i32.add (global.get $mb) (local.get $offset)) (local.get $value)))
+
+  ;; Export i: function pointer, name pointer, attributes (bindings, workgroup size 1x1x1).
+  (func $export (param $i i32) (param $bindings i32)
+    (local $attrs i32)
+    (call $set (i32.add (i32.const 336) (i32.shl (local.get $i) (i32.const 2)))
+      (i32.add (global.get $tb) (local.get $i)))
+    (call $set (i32.add (i32.const 368) (i32.shl (local.get $i) (i32.const 2)))
+      (i32.add (global.get $mb) (i32.add (i32.const 16) (i32.shl (local.get $i) (i32.const 5)))))
+    (local.set $attrs (i32.add (global.get $mb)
+      (i32.add (i32.const 400) (i32.shl (local.get $i) (i32.const 6)))))
+    (i32.store8 offset=11 (local.get $attrs) (local.get $bindings))
+    (i32.store offset=12 (local.get $attrs) (i32.const 1))
+    (i32.store offset=16 (local.get $attrs) (i32.const 1))
+    (i32.store16 offset=20 (local.get $attrs) (i32.const 1)))
+
+  ;; Header at 256, library at 272, ptrs at 336, names at 368, attrs at 400.
+  (func $__wasm_apply_data_relocs (export "__wasm_apply_data_relocs")
+    (call $set (i32.const 256) (i32.const 6))
+    (call $set (i32.const 260) (global.get $mb))
+    (call $set (i32.const 272) (i32.add (global.get $mb) (i32.const 256)))
+    (call $set (i32.const 284) (i32.const 7))
+    (call $set (i32.const 288) (i32.add (global.get $mb) (i32.const 336)))
+    (call $set (i32.const 292) (i32.add (global.get $mb) (i32.const 400)))
+    (call $set (i32.const 304) (i32.add (global.get $mb) (i32.const 368)))
+    (call $export (i32.const 0) (i32.const 1))
+    (call $export (i32.const 1) (i32.const 0))
+    (call $export (i32.const 2) (i32.const 0))
+    (call $export (i32.const 3) (i32.const 0))
+    (call $export (i32.const 4) (i32.const 0))
+    (call $export (i32.const 5) (i32.const 0))
+    (call $export (i32.const 6) (i32.const 1)))
+
+  (func (export "iree_hal_executable_library_query") (param $version i32) (param $env i32)
+    (result i32)
+    (select (i32.add (global.get $mb) (i32.const 272)) (i32.const 0)
+      (i32.eq (local.get $version) (i32.const 6))))
+
+  ;; Linear workgroup id: x + count_x * (y + count_y * z).
+  (func $linear_id (param $state i32) (param $wg i32) (result i32)
+    (i32.add (i32.load (local.get $wg))
+      (i32.mul (i32.load offset=12 (local.get $state))
+        (i32.add (i32.load offset=4 (local.get $wg))
+          (i32.mul (i32.load offset=16 (local.get $state))
+            (i32.load16_u offset=8 (local.get $wg)))))))
+
+  (func $double (param $env i32) (param $state i32) (param $wg i32) (result i32)
+    (local $ptr i32) (local $count i32) (local $i i32) (local $end i32)
+    (local.set $ptr (i32.load (i32.load offset=28 (local.get $state))))
+    (local.set $count (i32.shr_u (i32.load (i32.load offset=32 (local.get $state)))
+      (i32.const 2)))
+    (local.set $i (i32.mul (call $linear_id (local.get $state) (local.get $wg)) (i32.const 64)))
+    (local.set $end (i32.add (local.get $i) (i32.const 64)))
+    (if (i32.gt_u (local.get $end) (local.get $count)) (then (local.set $end (local.get $count))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (i32.store (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2)))
+          (i32.shl (i32.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2))))
+            (i32.const 1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (i32.const 0))
+
+  (func $out_of_bounds (param $env i32) (param $state i32) (param $wg i32) (result i32)
+    (i32.load (i32.const 0xFFFFFFF0)))
+
+  (func $unreachable (param $env i32) (param $state i32) (param $wg i32) (result i32)
+    unreachable)
+
+  (func $divide_by_zero (param $env i32) (param $state i32) (param $wg i32) (result i32)
+    ;; binding_count is 0 for this export.
+    (i32.div_u (i32.const 1) (i32.load8_u offset=23 (local.get $state))))
+
+  (func $stack_overflow (param $env i32) (param $state i32) (param $wg i32) (result i32)
+    (i32.add (i32.const 1)
+      (call $stack_overflow (local.get $env) (local.get $state) (local.get $wg))))
+
+  (func $spin (param $env i32) (param $state i32) (param $wg i32) (result i32)
+    (loop $forever (br $forever))
+    (i32.const 0))
+
+  (func $write_past_binding (param $env i32) (param $state i32) (param $wg i32) (result i32)
+    (i32.store
+      (i32.add (i32.load (i32.load offset=28 (local.get $state)))
+        (i32.load (i32.load offset=32 (local.get $state))))
+      (i32.const 0xDEAD))
+    (i32.const 0))
+)

@@ -1,0 +1,170 @@
+//! `cargo xtask bench-kernels`: the IREE-compiled add (1M floats, 256 workgroups) and 512³ matmul
+//! (64 workgroups) kernels through this runtime (criterion, `crates/loader-dylib/benches/kernels.rs`,
+//! on local-sync and local-task) and through `iree-benchmark-executable` on the same `.so` files, in
+//! one run, printed as one table of per-dispatch medians with the ratio ours / IREE.
+//!
+//! The libraries are compiled for this machine's CPU (`--iree-llvmcpu-target-cpu=host`, as
+//! IREE.md does) into `target/bench-kernels/elf`; both sides record the same batch of
+//! dispatch + barrier pairs per submission.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::SystemTime;
+
+use anyhow::{bail, ensure, Context as _, Result};
+
+use crate::fixtures::dylib::{compile_program, FORMS, PROGRAMS};
+use crate::iree::{self, iree_bin};
+
+/// The drivers compared (IREE and the bench know them by the same names).
+const DRIVERS: &[&str] = &["local-sync", "local-task"];
+
+/// Dispatches per submission on both sides (the bench's `BATCH`).
+const BATCH: usize = 16;
+
+/// The shapes IREE binds, and the workgroup count, per program.
+fn iree_bindings(program: &str) -> Result<(&'static [&'static str], &'static str)> {
+    Ok(match program {
+        "add" => (
+            &[
+                "--binding=1048576xf32=1",
+                "--binding=1048576xf32=2",
+                "--binding=1048576xf32",
+            ],
+            "256,1,1",
+        ),
+        "matmul" => (
+            &[
+                "--binding=512x512xf32=1",
+                "--binding=512x512xf32=2",
+                "--binding=512x512xf32",
+            ],
+            "64,1,1",
+        ),
+        other => bail!("no IREE bindings known for program '{other}'"),
+    })
+}
+
+/// The median real time per dispatch, in ns, of `iree-benchmark-executable` output: the first
+/// time column of the `_median` line (its `items_per_second` counts workgroups, not dispatches).
+fn google_benchmark_median_ns(output: &str) -> Result<f64> {
+    let line = output
+        .lines()
+        .find(|l| l.contains("_median"))
+        .with_context(|| format!("no median in benchmark output:\n{output}"))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    for pair in fields.windows(2) {
+        if let Ok(value) = pair[0].parse::<f64>() {
+            let scale = match pair[1] {
+                "ns" => 1.0,
+                "us" => 1e3,
+                "ms" => 1e6,
+                "s" => 1e9,
+                _ => continue,
+            };
+            return Ok(value * scale);
+        }
+    }
+    bail!("cannot read a time from '{line}'")
+}
+
+/// The median point estimate of a criterion benchmark written after `since`, in ns.
+fn criterion_median_ns(dir: &Path, since: SystemTime) -> Result<Option<f64>> {
+    let path = dir.join("new/estimates.json");
+    let Ok(metadata) = std::fs::metadata(&path) else {
+        return Ok(None);
+    };
+    if metadata.modified()? < since {
+        return Ok(None); // left over from an earlier run (a driver no longer linked)
+    }
+    let text = std::fs::read_to_string(&path)?;
+    let median = text
+        .find("\"median\"")
+        .context("no median in criterion estimates")?;
+    let rest = &text[median..];
+    let key = "\"point_estimate\":";
+    let start = rest.find(key).context("no point estimate")? + key.len();
+    let end = rest[start..]
+        .find([',', '}'])
+        .context("malformed estimate")?
+        + start;
+    Ok(Some(rest[start..end].trim().parse()?))
+}
+
+/// Runs both sides and prints the table; `Ok(true)` unless something failed to run.
+pub(crate) fn run(args: &[String]) -> Result<bool> {
+    if let Some(other) = args.first() {
+        bail!("unknown option '{other}'; usage: cargo xtask bench-kernels");
+    }
+    let bin = iree_bin()?;
+    let out = crate::target_dir().join("bench-kernels");
+    let elf = out.join("elf");
+    std::fs::create_dir_all(&elf)?;
+    let mlir = crate::workspace_root().join("fixtures/mlir");
+    for program in PROGRAMS {
+        let source = mlir.join(format!("{}.mlir", program.name));
+        compile_program(&bin, &source, program.name, "host", &elf, &out)?;
+    }
+
+    // Ours and IREE's alternate per configuration, so that load from other processes (this
+    // machine is shared) hits both sides of a ratio alike.
+    let criterion = crate::target_dir().join("criterion");
+    let mut rows = Vec::new();
+    for driver in DRIVERS {
+        for program in PROGRAMS {
+            for (form, _) in FORMS {
+                let id = format!("kernels-{driver}/{}/{form}", program.name);
+                let started = SystemTime::now();
+                let status = crate::cargo()
+                    .args(["bench", "-p", "loader-dylib", "--bench", "kernels", "--"])
+                    .args(["--exact", &id])
+                    .env("LOADER_DYLIB_ELF_DIR", &elf)
+                    .status()?;
+                ensure!(status.success(), "cargo bench failed ({status})");
+                let Some(ours) = criterion_median_ns(&criterion.join(&id), started)? else {
+                    println!("bench-kernels: no result for {id} (driver not linked?)");
+                    continue;
+                };
+                let (bindings, workgroups) = iree_bindings(program.name)?;
+                let library = elf.join(format!("{}.{form}.so", program.name));
+                let output = iree::run(
+                    Command::new(bin.join("iree-benchmark-executable"))
+                        .arg(format!("--device={driver}"))
+                        .arg(format!("--executable_format={form}-elf-x86_64"))
+                        .arg(format!("--executable_file={}", library.display()))
+                        .arg("--entry_point=0")
+                        .args(bindings)
+                        .arg(format!("--workgroup_count={workgroups}"))
+                        .arg(format!("--batch_size={BATCH}"))
+                        .arg("--benchmark_repetitions=5"),
+                )?;
+                let iree = google_benchmark_median_ns(&output)?;
+                rows.push((*driver, program.name, form, ours / BATCH as f64, iree));
+            }
+        }
+    }
+    ensure!(
+        !rows.is_empty(),
+        "the bench wrote no results under {}",
+        criterion.display()
+    );
+
+    println!(
+        "\n{:<11} {:<7} {:<9} {:>14} {:>14} {:>7}",
+        "driver", "kernel", "form", "ours", "IREE 3.13", "ratio"
+    );
+    for (driver, program, form, ours, iree) in &rows {
+        println!(
+            "{driver:<11} {program:<7} {form:<9} {:>11.1} µs {:>11.1} µs {:>7.2}",
+            ours / 1e3,
+            iree / 1e3,
+            ours / iree
+        );
+    }
+    println!(
+        "\nPer dispatch, medians; both sides submit {BATCH} x (dispatch + barrier) per command buffer \
+         on the same host-tuned .so files ({}). Target: ratio <= 1.0.",
+        elf.display()
+    );
+    Ok(true)
+}
