@@ -113,17 +113,16 @@ fn compile_chain(bin: &Path, dir: &Path, n: usize) -> Result<(PathBuf, Option<Pa
     Ok((module, library))
 }
 
-fn iree_rows(bin: &Path) -> Result<(f64, f64)> {
+/// IREE's per-dispatch cost (64-dispatch batches) and one-dispatch call time on `device`.
+fn iree_rows(bin: &Path, device: &str) -> Result<(f64, f64)> {
     let dir = crate::target_dir().join("bench/peer");
     std::fs::create_dir_all(&dir)?;
     let (module, library) = compile_chain(bin, &dir, 1)?;
     let library = library.context("iree-compile dumped no .so for the chain dispatch")?;
     let per_dispatch =
         google_benchmark_median_ns(&run(Command::new(bin.join("iree-benchmark-executable"))
-            .args([
-                "--device=local-sync",
-                "--executable_format=system-elf-x86_64",
-            ])
+            .arg(format!("--device={device}"))
+            .arg("--executable_format=system-elf-x86_64")
             .arg(format!("--executable_file={}", library.display()))
             .args([
                 "--entry_point=0",
@@ -137,9 +136,9 @@ fn iree_rows(bin: &Path) -> Result<(f64, f64)> {
         .args([
             "--function=chain",
             "--input=64xf32=1",
-            "--device=local-sync",
             "--benchmark_repetitions=10",
-        ]))?)?;
+        ])
+        .arg(format!("--device={device}")))?)?;
     Ok((per_dispatch, call))
 }
 
@@ -153,10 +152,18 @@ pub(crate) fn run_bench(args: &[String]) -> Result<bool> {
         .args(["bench", "-p", "driver-sync", "--bench", "dispatch"])
         .status()?;
     ensure!(status.success(), "cargo bench failed ({status})");
-    let iree = if skip_iree {
-        None
+    let status = crate::cargo()
+        .args(["bench", "-p", "driver-task", "--bench", "task"])
+        .status()?;
+    ensure!(status.success(), "cargo bench failed ({status})");
+    let (iree, iree_task) = if skip_iree {
+        (None, None)
     } else {
-        Some(iree_rows(&iree_bin()?)?)
+        let bin = iree_bin()?;
+        (
+            Some(iree_rows(&bin, "local-sync")?),
+            Some(iree_rows(&bin, "local-task")?),
+        )
     };
     let rows = [
         Row {
@@ -189,6 +196,18 @@ pub(crate) fn run_bench(args: &[String]) -> Result<bool> {
             iree_ns: iree.map(|(_, call)| call),
             target: "<= 0.5x IREE",
         },
+        Row {
+            metric: "local-task: one queue dispatch + wait",
+            ours_ns: criterion_median_ns("latency_local-task", "")?,
+            iree_ns: iree_task.map(|(_, call)| call),
+            target: "<= 5 us",
+        },
+        Row {
+            metric: "local-task: per dispatch, 64-dispatch reusable command buffer",
+            ours_ns: criterion_median_ns("cb64_local-task", "")? / 64.0,
+            iree_ns: iree_task.map(|(per_dispatch, _)| per_dispatch),
+            target: "<= 500 ns",
+        },
     ];
     println!(
         "\n{:<72} {:>12} {:>12} {:>7}  target",
@@ -206,6 +225,18 @@ pub(crate) fn run_bench(args: &[String]) -> Result<bool> {
             row.metric, row.ours_ns, iree, ratio, row.target
         );
     }
+    println!("\nlarge sample kernels (Rust, static), local-task against local-sync in this run:");
+    for kernel in ["add", "matmul"] {
+        let task = criterion_median_ns("large", &format!("{kernel}_local-task"))?;
+        let sync = criterion_median_ns("large", &format!("{kernel}_local-sync"))?;
+        println!(
+            "  {kernel:<7} local-task {:>10.1} us   local-sync {:>10.1} us   speedup {:.2}x (target >= 1.9x)",
+            task / 1e3,
+            sync / 1e3,
+            sync / task
+        );
+    }
+    println!("IREE-compiled add and matmul on both drivers against iree-benchmark-executable: cargo xtask bench-kernels");
     println!("\nIREE: per dispatch from iree-benchmark-executable --batch_size=64 (its chain kernel, 64 floats);");
     println!("one dispatch from iree-benchmark-module on a one-dispatch chain program. Ours: cts-kernels 'tiny'.");
     Ok(true)
