@@ -36,7 +36,7 @@ const STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "loom",
+        name: "loom: access gate",
         args: &[
             "test",
             "-p",
@@ -45,11 +45,26 @@ const STEPS: &[Step] = &[
             "loom_access_gate",
             "--release",
         ],
-        env: &[
-            ("RUSTFLAGS", "--cfg loom"),
-            ("CARGO_TARGET_DIR", "target/loom"),
-        ],
+        env: LOOM,
     },
+    Step {
+        name: "loom: task-driver sleep and region hand-off",
+        args: &[
+            "test",
+            "-p",
+            "driver-task",
+            "--test",
+            "loom_task",
+            "--release",
+        ],
+        env: LOOM,
+    },
+];
+
+/// Loom builds with `--cfg loom` in a target directory of their own.
+const LOOM: &[(&str, &str)] = &[
+    ("RUSTFLAGS", "--cfg loom"),
+    ("CARGO_TARGET_DIR", "target/loom"),
 ];
 
 /// Runs every step; `Ok(true)` when all passed.
