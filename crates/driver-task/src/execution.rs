@@ -19,6 +19,9 @@ use crate::item::{DispatchItem, Item, Once, WorkerContext};
 use crate::pool::PoolShared;
 use crate::regions::{Claim, Region, Regions};
 
+/// Regions of at most this many tiles are small: a waiting thread runs them itself.
+const SMALL_REGION_TILES: u64 = 8;
+
 /// What the regions are planned from.
 enum Source {
     /// A recorded command buffer with its binding table; `boundaries` are the command ranges of
@@ -40,6 +43,8 @@ pub struct Execution {
     failure: Mutex<Option<Status>>,
     failed: AtomicBool,
     finished: AtomicBool,
+    /// Whether the pool's active list holds this execution (added once, at its first region).
+    listed: AtomicBool,
     signals: Vec<Timepoint>,
     threads: usize,
     max_concurrency: u8,
@@ -182,6 +187,7 @@ impl Execution {
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
             finished: AtomicBool::new(false),
+            listed: AtomicBool::new(false),
             signals,
             threads,
             max_concurrency,
@@ -366,17 +372,24 @@ impl Execution {
     }
 
     /// Opens the first non-empty region at or after `index`, or finishes the execution.
-    /// `opener_runs`: the calling thread goes on claiming this execution's tiles.
-    fn open_from(self: &Arc<Self>, pool: &Arc<PoolShared>, mut index: usize, opener_runs: bool) {
+    /// With `opener_runs` the caller goes on running this execution: it gets the new region's
+    /// first chunk, claimed before anyone else can see the region.
+    fn open_from(
+        self: &Arc<Self>,
+        pool: &Arc<PoolShared>,
+        mut index: usize,
+        opener_runs: bool,
+    ) -> Option<Claim> {
         while index < self.regions.len() && !self.failed.load(Ordering::Acquire) {
             match self.plan(index) {
                 Ok(items) => {
                     let region = Region::new(items, self.threads);
                     let total = region.total();
-                    self.regions.open(index, region);
+                    let (_, first) = self.regions.open_claiming(index, region, opener_runs);
                     if total > 0 {
-                        pool.announce(self, total, opener_runs);
-                        return;
+                        let claimed = first.map_or(0, |c| c.count);
+                        pool.announce(self, total - claimed);
+                        return first;
                     }
                 }
                 Err(status) => self.record_failure(status),
@@ -384,6 +397,7 @@ impl Execution {
             index += 1;
         }
         self.finish(pool);
+        None
     }
 
     fn record_failure(&self, status: Status) {
@@ -392,6 +406,11 @@ impl Execution {
             *failure = Some(status);
         }
         self.failed.store(true, Ordering::Release);
+    }
+
+    /// True the first time only: the caller adds the execution to the active list.
+    pub fn mark_listed(&self) -> bool {
+        !self.listed.swap(true, Ordering::AcqRel)
     }
 
     /// Whether a claim would find tiles now.
@@ -406,18 +425,32 @@ impl Execution {
 
     /// Claims and runs one chunk of tiles; false if there was nothing to claim.
     pub fn step(self: &Arc<Self>, pool: &Arc<PoolShared>, context: &mut WorkerContext<'_>) -> bool {
-        let Some(claim) = self.regions.claim() else {
+        let Some(mut claim) = self.regions.claim() else {
             return false;
         };
-        if !self.failed.load(Ordering::Relaxed) {
-            if let Err(status) = self.run_claim(claim, context) {
-                self.record_failure(status);
+        loop {
+            if !self.failed.load(Ordering::Relaxed) {
+                if let Err(status) = self.run_claim(claim, context) {
+                    self.record_failure(status);
+                }
+            }
+            if !self.regions.complete(claim) {
+                return true;
+            }
+            // Last finisher: open the next region, keeping its first chunk.
+            match self.open_from(pool, claim.region + 1, true) {
+                Some(next) => claim = next,
+                None => return true,
             }
         }
-        if self.regions.complete(claim) {
-            self.open_from(pool, claim.region + 1, true);
-        }
-        true
+    }
+
+    /// Whether the open region is small enough that a waiting thread should run it itself
+    /// (larger ones are left to the workers, so the waiter does not oversubscribe the cores).
+    pub fn is_small(&self) -> bool {
+        self.regions
+            .current()
+            .is_some_and(|(_, region)| region.total() <= SMALL_REGION_TILES)
     }
 
     fn run_claim(&self, claim: Claim, context: &mut WorkerContext<'_>) -> Result<()> {

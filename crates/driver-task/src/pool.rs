@@ -30,6 +30,8 @@ pub struct PoolShared {
     shutdown: AtomicBool,
     workers: usize,
     spin: Duration,
+    /// How many idle workers may spin at once: one core is left for host threads.
+    max_spinners: usize,
 }
 
 impl PoolShared {
@@ -43,30 +45,22 @@ impl PoolShared {
         self.workers.min(u8::MAX as usize) as u8
     }
 
-    /// Makes an execution with an open region visible to workers and wakes some. `opener_runs`
-    /// says the announcing thread goes on claiming tiles itself (a region's last finisher), so
-    /// one fewer worker is needed — none for a one-tile region.
-    pub fn announce(self: &Arc<Self>, execution: &Arc<Execution>, tiles: u64, opener_runs: bool) {
-        {
+    /// Makes an execution with an open region visible to workers and wakes up to `tiles` of
+    /// them (`tiles` excludes a chunk the opener already claimed: it comes back for more).
+    pub fn announce(self: &Arc<Self>, execution: &Arc<Execution>, tiles: u64) {
+        if execution.mark_listed() {
             let mut active = self.active.lock();
-            if !active.iter().any(|e| Arc::ptr_eq(e, execution)) {
-                active.push(execution.clone());
-                self.active_count.store(active.len(), Ordering::Release);
-            }
+            active.push(execution.clone());
+            self.active_count.store(active.len(), Ordering::Release);
         }
         if self.shutdown.load(Ordering::Acquire) {
             // No workers left: the announcing thread runs the work itself.
-            while self.help_once() {}
+            while self.run_any_once() {}
             return;
         }
         let wanted = usize::try_from(tiles)
             .unwrap_or(usize::MAX)
             .min(self.workers);
-        let wanted = if opener_runs {
-            wanted.min(tiles as usize - 1)
-        } else {
-            wanted
-        };
         if wanted > 0 {
             self.sleep.notify(wanted);
         }
@@ -80,19 +74,30 @@ impl PoolShared {
     }
 
     fn find_work(&self) -> Option<Arc<Execution>> {
+        self.find(|e| e.has_claimable())
+    }
+
+    fn find(&self, wanted: impl Fn(&Execution) -> bool) -> Option<Arc<Execution>> {
         if self.active_count.load(Ordering::Acquire) == 0 {
             return None;
         }
-        self.active
-            .lock()
-            .iter()
-            .find(|e| e.has_claimable())
-            .cloned()
+        self.active.lock().iter().find(|e| wanted(e)).cloned()
     }
 
-    /// Runs one chunk of any execution on the calling thread; false if there was nothing.
+    /// Runs one chunk of a small region on the calling thread (a waiting host thread); false if
+    /// there was none. Large regions are the workers': a waiter taking tiles there would only
+    /// oversubscribe the cores.
     pub fn help_once(self: &Arc<Self>) -> bool {
-        let Some(execution) = self.find_work() else {
+        self.run_once(|e| e.has_claimable() && e.is_small())
+    }
+
+    /// Runs one chunk of any region on the calling thread (after shutdown); false if none.
+    fn run_any_once(self: &Arc<Self>) -> bool {
+        self.run_once(|e| e.has_claimable())
+    }
+
+    fn run_once(self: &Arc<Self>, wanted: impl Fn(&Execution) -> bool) -> bool {
+        let Some(execution) = self.find(wanted) else {
             return false;
         };
         let _fpu = DenormalsFlushed::new();
@@ -126,22 +131,20 @@ impl PoolShared {
             if self.shutdown.load(Ordering::Acquire) {
                 return;
             }
-            let until = Instant::now() + self.spin;
-            let mut spins = 0u32;
-            while self.sleep.epoch() == seen {
-                std::hint::spin_loop();
-                spins = spins.wrapping_add(1);
-                // Reading the clock and yielding are system calls' worth of time: do them
-                // rarely. Yielding lets a submitting or waiting thread have the core when the
-                // machine is oversubscribed.
-                if spins.is_multiple_of(256) {
-                    if Instant::now() >= until {
+            // Spin only while a core is left for host threads (they submit and wait); the
+            // other workers park at once.
+            if self.sleep.begin_spin(self.max_spinners) {
+                let until = Instant::now() + self.spin;
+                let mut spins = 0u32;
+                while self.sleep.epoch() == seen {
+                    std::hint::spin_loop();
+                    spins = spins.wrapping_add(1);
+                    // Reading the clock is costly: do it now and then.
+                    if spins.is_multiple_of(64) && Instant::now() >= until {
                         break;
                     }
-                    if spins.is_multiple_of(4096) {
-                        std::thread::yield_now();
-                    }
                 }
+                self.sleep.end_spin();
             }
             if self.sleep.epoch() == seen {
                 self.sleep.sleep(seen);
@@ -156,6 +159,10 @@ pub struct PoolHelper(pub Weak<PoolShared>);
 impl WaitHelper for PoolHelper {
     fn help_once(&self) -> bool {
         self.0.upgrade().is_some_and(|pool| pool.help_once())
+    }
+
+    fn spin(&self) -> Duration {
+        self.0.upgrade().map_or(Duration::ZERO, |pool| pool.spin)
     }
 }
 
@@ -185,6 +192,11 @@ impl Pool {
             shutdown: AtomicBool::new(false),
             workers: options.workers,
             spin: options.spin,
+            max_spinners: options.workers.min(
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .saturating_sub(1),
+            ),
         });
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut threads = Vec::with_capacity(options.workers);

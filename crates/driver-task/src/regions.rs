@@ -39,10 +39,14 @@ pub struct Region<I> {
 impl<I: Tiled> Region<I> {
     /// A region over `items`, claimed `chunk` tiles at a time.
     pub fn new(items: Vec<I>, threads: usize) -> Region<I> {
-        let mut starts = Vec::with_capacity(items.len());
+        // Where each item's tiles start; a one-item region (the common case between barriers)
+        // needs no table, and no allocation for it.
+        let mut starts = Vec::new();
         let mut total = 0u64;
         for item in &items {
-            starts.push(total);
+            if items.len() > 1 {
+                starts.push(total);
+            }
             total += item.tiles();
         }
         // Several sequential tiles per claim on large regions (fewer atomics, better locality),
@@ -71,6 +75,9 @@ impl<I: Tiled> Region<I> {
     /// The item holding tile `tile`, and the tile's index within that item.
     #[inline]
     pub fn locate(&self, tile: u64) -> (usize, u64) {
+        if self.starts.is_empty() {
+            return (0, tile);
+        }
         let index = match self.starts.binary_search(&tile) {
             Ok(mut exact) => {
                 // Skip empty items that start at the same tile.
@@ -82,6 +89,11 @@ impl<I: Tiled> Region<I> {
             Err(after) => after - 1,
         };
         (index, tile - self.starts[index])
+    }
+
+    /// Tiles per claim.
+    pub fn chunk(&self) -> u64 {
+        self.chunk
     }
 
     /// Whether tiles remain to be claimed.
@@ -130,6 +142,27 @@ impl<I: Tiled> Regions<I> {
     /// Publishes region `index` (planned by the previous region's last finisher, or the
     /// submitter for region 0) so that claimers see it.
     pub fn open(&self, index: usize, region: Region<I>) -> &Region<I> {
+        self.open_claiming(index, region, false).0
+    }
+
+    /// As [`Regions::open`]; with `claim_first`, the opener takes the first chunk before the
+    /// region is published, so a one-tile region stays on the thread that opened it (no other
+    /// core touches it) and a large one starts at once.
+    pub fn open_claiming(
+        &self,
+        index: usize,
+        region: Region<I>,
+        claim_first: bool,
+    ) -> (&Region<I>, Option<Claim>) {
+        let first = (claim_first && region.total > 0).then(|| {
+            let count = region.chunk.min(region.total);
+            region.next.store(count, Ordering::Relaxed);
+            Claim {
+                region: index,
+                start: 0,
+                count,
+            }
+        });
         let region = match self.slots[index].set(region) {
             Ok(()) => self.slots[index].get().expect("just set"),
             Err(_) => {
@@ -137,7 +170,7 @@ impl<I: Tiled> Regions<I> {
             }
         };
         self.current.store(index, Ordering::Release);
-        region
+        (region, first)
     }
 
     /// The open region, if any.

@@ -18,11 +18,12 @@ use parking_lot::{Condvar, Mutex};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// An epoch that producers advance and idle workers sleep on.
+/// An epoch that producers advance and idle workers spin on, then sleep on.
 #[derive(Default)]
 pub struct Sleep {
     epoch: AtomicU64,
     sleepers: AtomicUsize,
+    spinners: AtomicUsize,
     lock: Mutex<()>,
     condvar: Condvar,
 }
@@ -34,15 +35,44 @@ impl Sleep {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// Announces new work and wakes up to `wanted` sleepers (all if more).
+    /// Announces new work for `wanted` threads: spinning workers see it at once; sleepers are
+    /// woken for the rest.
     #[inline]
     pub fn notify(&self, wanted: usize) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        // Read after the bump: a spinner that stops spinning later still sees the new epoch
+        // before it sleeps.
+        let wanted = wanted.saturating_sub(self.spinners.fetch_add(0, Ordering::SeqCst));
         let sleepers = self.sleepers.fetch_add(0, Ordering::SeqCst);
         if sleepers == 0 || wanted == 0 {
             return;
         }
         self.wake(wanted.min(sleepers), sleepers);
+    }
+
+    /// Registers a spinning worker, unless `limit` already spin (then the caller should sleep
+    /// at once, leaving the core to others). Pair with [`Sleep::end_spin`].
+    pub fn begin_spin(&self, limit: usize) -> bool {
+        let mut current = self.spinners.load(Ordering::SeqCst);
+        loop {
+            if current >= limit {
+                return false;
+            }
+            match self.spinners.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Ends a spin registered by [`Sleep::begin_spin`].
+    pub fn end_spin(&self) {
+        self.spinners.fetch_sub(1, Ordering::SeqCst);
     }
 
     #[cold]

@@ -51,6 +51,11 @@ pub struct LocalSemaphore {
 pub trait WaitHelper: Send + Sync {
     /// Runs one bounded piece of ready work on this thread; false if there was none.
     fn help_once(&self) -> bool;
+    /// How long a waiter with nothing to run spins before it blocks: work in flight on another
+    /// thread often finishes sooner than a blocked thread can be woken.
+    fn spin(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 impl LocalSemaphore {
@@ -86,13 +91,30 @@ impl LocalSemaphore {
         let Some(helper) = &self.helper else {
             return self.is_reached(value);
         };
+        let mut spin_until: Option<std::time::Instant> = None;
+        let mut spins = 0u32;
         loop {
             if self.is_reached(value)? {
                 return Ok(true);
             }
-            if deadline.is_some_and(|d| std::time::Instant::now() >= d) || !helper.help_once() {
-                return self.is_reached(value);
+            if helper.help_once() {
+                spin_until = None;
+                continue;
             }
+            // Nothing to run here: spin a little (the clock and yield only now and then), as
+            // the work may be about to finish elsewhere.
+            spins = spins.wrapping_add(1);
+            if spins % 128 == 1 {
+                let now = std::time::Instant::now();
+                let until = *spin_until.get_or_insert_with(|| now + helper.spin());
+                if now >= until || deadline.is_some_and(|d| now >= d) {
+                    return self.is_reached(value);
+                }
+                if spins % 2048 == 1 {
+                    std::thread::yield_now();
+                }
+            }
+            std::hint::spin_loop();
         }
     }
 
