@@ -41,7 +41,8 @@ impl Tiled for Tiles {
     }
 }
 
-/// Two threads claim tiles of three regions (the last finisher of each opens the next): every
+/// Two threads claim tiles of three regions (the last finisher of each opens the next, keeping
+/// its first chunk): every
 /// tile runs exactly once, and no tile of a region starts before every tile of the previous
 /// region finished — the barrier.
 #[test]
@@ -59,8 +60,11 @@ fn regions_hand_off_in_order_and_run_each_tile_once() {
         let work =
             |regions: Arc<Regions<Tiles>>, done: Arc<Vec<AtomicU64>>, finished: Arc<AtomicBool>| {
                 move || {
+                    // A last finisher opens the next region with its first chunk pre-claimed and
+                    // runs that chunk next, as the driver does.
+                    let mut pending = None;
                     while !finished.load(Ordering::Acquire) {
-                        let Some(claim) = regions.claim() else {
+                        let Some(claim) = pending.take().or_else(|| regions.claim()) else {
                             thread::yield_now();
                             continue;
                         };
@@ -79,7 +83,8 @@ fn regions_hand_off_in_order_and_run_each_tile_once() {
                             if next == SIZES.len() {
                                 finished.store(true, Ordering::Release);
                             } else {
-                                regions.open(next, Region::new(vec![Tiles(SIZES[next])], 2));
+                                let region = Region::new(vec![Tiles(SIZES[next])], 2);
+                                pending = regions.open_claiming(next, region, true).1;
                             }
                         }
                     }
