@@ -10,6 +10,7 @@ use std::process::Command;
 
 use anyhow::{bail, ensure, Context as _, Result};
 
+use crate::google_benchmark::median_ns_per_item as google_benchmark_median_ns;
 use crate::iree::{iree_bin, run};
 
 const COMPILE_FLAGS: &[&str] = &[
@@ -24,46 +25,6 @@ struct Row {
     ours_ns: f64,
     iree_ns: Option<f64>,
     target: &'static str,
-}
-
-/// Reads a Google-benchmark median line in ns per item: from `items_per_second=461.8k/s` when
-/// present (IREE prints times in ms with three decimals, too coarse for µs work), else from the
-/// time column (`12.3 ns`, `0.011 ms`).
-fn google_benchmark_median_ns(output: &str) -> Result<f64> {
-    let line = output
-        .lines()
-        .find(|l| l.contains("_median"))
-        .with_context(|| format!("no median in benchmark output:\n{output}"))?;
-    if let Some(rate) = line
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("items_per_second="))
-    {
-        let rate = rate.trim_end_matches("/s");
-        let (digits, scale) = match rate.chars().last() {
-            Some('k') => (&rate[..rate.len() - 1], 1e3),
-            Some('M') => (&rate[..rate.len() - 1], 1e6),
-            Some('G') => (&rate[..rate.len() - 1], 1e9),
-            _ => (rate, 1.0),
-        };
-        let per_second: f64 = digits
-            .parse()
-            .with_context(|| format!("bad rate in '{line}'"))?;
-        return Ok(1e9 / (per_second * scale));
-    }
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    for pair in fields.windows(2) {
-        if let Ok(value) = pair[0].parse::<f64>() {
-            let scale = match pair[1] {
-                "ns" => 1.0,
-                "us" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                _ => continue,
-            };
-            return Ok(value * scale);
-        }
-    }
-    bail!("cannot read a time from '{line}'")
 }
 
 /// The median of a criterion benchmark, in ns.

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::SystemTime;
 
+use crate::google_benchmark::median_time_ns as google_benchmark_median_ns;
 use anyhow::{bail, ensure, Context as _, Result};
 
 use crate::fixtures::dylib::{compile_program, FORMS, PROGRAMS};
@@ -43,29 +44,6 @@ fn iree_bindings(program: &str) -> Result<(&'static [&'static str], &'static str
         ),
         other => bail!("no IREE bindings known for program '{other}'"),
     })
-}
-
-/// The median real time per dispatch, in ns, of `iree-benchmark-executable` output: the first
-/// time column of the `_median` line (its `items_per_second` counts workgroups, not dispatches).
-fn google_benchmark_median_ns(output: &str) -> Result<f64> {
-    let line = output
-        .lines()
-        .find(|l| l.contains("_median"))
-        .with_context(|| format!("no median in benchmark output:\n{output}"))?;
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    for pair in fields.windows(2) {
-        if let Ok(value) = pair[0].parse::<f64>() {
-            let scale = match pair[1] {
-                "ns" => 1.0,
-                "us" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                _ => continue,
-            };
-            return Ok(value * scale);
-        }
-    }
-    bail!("cannot read a time from '{line}'")
 }
 
 /// The median point estimate of a criterion benchmark written after `since`, in ns.

@@ -12,6 +12,7 @@ mod bench_kernels;
 mod ci;
 mod cts;
 mod fixtures;
+mod google_benchmark;
 mod iree;
 
 use std::path::{Path, PathBuf};
