@@ -408,6 +408,15 @@ impl Execution {
         self.failed.store(true, Ordering::Release);
     }
 
+    /// Whether the open region is large and still running (workers are busy with it).
+    pub fn has_large_region(&self) -> bool {
+        !self.finished.load(Ordering::Relaxed)
+            && self
+                .regions
+                .current()
+                .is_some_and(|(_, region)| region.total() > SMALL_REGION_TILES)
+    }
+
     /// True the first time only: the caller adds the execution to the active list.
     pub fn mark_listed(&self) -> bool {
         !self.listed.swap(true, Ordering::AcqRel)

@@ -162,7 +162,15 @@ impl WaitHelper for PoolHelper {
     }
 
     fn spin(&self) -> Duration {
-        self.0.upgrade().map_or(Duration::ZERO, |pool| pool.spin)
+        // While workers run a large region they hold every core: a spinning waiter would only
+        // slow them down, so it blocks at once.
+        self.0.upgrade().map_or(Duration::ZERO, |pool| {
+            if pool.find(|e| e.has_large_region()).is_some() {
+                Duration::ZERO
+            } else {
+                pool.spin
+            }
+        })
     }
 }
 
