@@ -1,9 +1,7 @@
 //! The local-sync driver: one device, the host CPU.
 
-use std::sync::Arc;
-
-use hal_core::{Device, DeviceInfo, DeviceParams, DriverImpl, ParameterInfo, Result, Status};
-use hal_local::{registered_loaders, ExecutableLoader};
+use hal_core::{Device, DeviceInfo, DeviceParams, DriverImpl, ParameterInfo, Result};
+use hal_local::{registered_loaders, select_loaders};
 
 use crate::device::{SyncDevice, SyncDeviceOptions};
 
@@ -36,29 +34,6 @@ fn device_info() -> DeviceInfo {
     }
 }
 
-/// Picks the loaders named in `list` from `available`, naming the first unknown one.
-fn select_loaders(
-    list: &str,
-    available: Vec<Arc<dyn ExecutableLoader>>,
-) -> Result<Vec<Arc<dyn ExecutableLoader>>> {
-    let mut selected = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let loader = available.iter().find(|l| l.name() == name).ok_or_else(|| {
-            let names: Vec<&str> = available.iter().map(|l| l.name()).collect();
-            Status::invalid_argument(format!(
-                "parameter 'loaders' names unknown loader '{name}'; linked loaders: {names:?}"
-            ))
-        })?;
-        if !selected
-            .iter()
-            .any(|l: &Arc<dyn ExecutableLoader>| Arc::ptr_eq(l, loader))
-        {
-            selected.push(loader.clone());
-        }
-    }
-    Ok(selected)
-}
-
 impl DriverImpl for SyncDriver {
     fn name(&self) -> &str {
         crate::DRIVER_NAME
@@ -75,7 +50,7 @@ impl DriverImpl for SyncDriver {
     fn create_device(&self, info: &DeviceInfo, params: &DeviceParams) -> Result<Device> {
         let mut options = SyncDeviceOptions::default();
         if let Some(list) = params.get("loaders") {
-            options.loaders = select_loaders(list, registered_loaders())?;
+            options.loaders = select_loaders(list, &registered_loaders())?;
         }
         if let Some(inline) = params.get_bool("inline_execution")? {
             options.inline_execution = inline;

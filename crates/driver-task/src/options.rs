@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hal_core::{DeviceParams, ParameterInfo, Result, Status};
-use hal_local::{registered_loaders, ExecutableLoader, ImportProvider, NoImports};
+use hal_local::{registered_loaders, select_loaders, ExecutableLoader, ImportProvider, NoImports};
 
 /// Where worker threads run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,18 +97,7 @@ impl TaskDeviceOptions {
             options.help_wait = help;
         }
         if let Some(list) = params.get("loaders") {
-            let available = std::mem::take(&mut options.loaders);
-            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                let loader = available.iter().find(|l| l.name() == name).ok_or_else(|| {
-                    let names: Vec<&str> = available.iter().map(|l| l.name()).collect();
-                    Status::invalid_argument(format!(
-                        "parameter 'loaders' names unknown loader '{name}'; linked loaders: {names:?}"
-                    ))
-                })?;
-                if !options.loaders.iter().any(|l| Arc::ptr_eq(l, loader)) {
-                    options.loaders.push(loader.clone());
-                }
-            }
+            options.loaders = select_loaders(list, &options.loaders)?;
         }
         Ok(options)
     }

@@ -51,7 +51,7 @@ pub use inline_command_buffer::InlineCommandBuffer;
 pub use inline_dispatch::{dispatch_inline, ResolvedBindings};
 pub use library::{read_c_string, verify_library, ExportEntry, VerifiedLibrary, MAX_EXPORT_COUNT};
 pub use loader::{
-    loader_formats, registered_loaders, ExecutableLoader, LoadOutcome, LoadRequest,
+    loader_formats, registered_loaders, select_loaders, ExecutableLoader, LoadOutcome, LoadRequest,
     LoaderRegistration,
 };
 pub use local_executable::{query_library_name, LocalExecutable};

@@ -75,4 +75,25 @@ pub fn loader_formats(loaders: &[Arc<dyn ExecutableLoader>]) -> Vec<String> {
     formats
 }
 
+/// The loaders named in `list` (comma-separated, as in a device URI's `loaders` parameter),
+/// picked from `available` in the order given; an unknown name is an error naming it.
+pub fn select_loaders(
+    list: &str,
+    available: &[Arc<dyn ExecutableLoader>],
+) -> hal_core::Result<Vec<Arc<dyn ExecutableLoader>>> {
+    let mut selected: Vec<Arc<dyn ExecutableLoader>> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let loader = available.iter().find(|l| l.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = available.iter().map(|l| l.name()).collect();
+            hal_core::Status::invalid_argument(format!(
+                "parameter 'loaders' names unknown loader '{name}'; linked loaders: {names:?}"
+            ))
+        })?;
+        if !selected.iter().any(|l| Arc::ptr_eq(l, loader)) {
+            selected.push(loader.clone());
+        }
+    }
+    Ok(selected)
+}
+
 pub use inventory;
