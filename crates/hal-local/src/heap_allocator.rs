@@ -14,8 +14,8 @@ use hal_core::{
 use parking_lot::Mutex;
 
 /// Memory for heap buffers from somewhere other than the process heap: a loader whose kernels can
-/// address only a region of memory (the wasm loader's arena) registers one, so buffers are
-/// allocated where its kernels see them. At most one source is used: the first registered by
+/// see only memory it can map (the wasm loader's pool, a memory file) registers one, so buffers are
+/// allocated where its kernels can be shown them. At most one source is used: the first registered by
 /// name.
 pub trait HostMemorySource: Send + Sync + 'static {
     /// `size` (> 0) zeroed bytes aligned to 64, or `None` (the heap is used instead).

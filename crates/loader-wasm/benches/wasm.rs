@@ -1,7 +1,8 @@
 //! IREE 3.13's wasm32 SIMD add (1M f32) and 512x512 matmul through loader-wasm, against the same
 //! programs compiled natively for a generic x86-64 CPU with SSE4.2 (128-bit SIMD, like simd128),
-//! both dispatched on `local-sync`; and the wasm add with device buffers (in the arena: no
-//! copies) against imported host memory (copied in and out per dispatch). Ends with the ratios.
+//! both dispatched on `local-sync`; and the wasm add with device buffers (pool memory shown in the
+//! instance through windows: no copies) against imported host memory (copied in and out per
+//! dispatch). Ends with the ratios.
 //!
 //! The native libraries (fixtures/wasm/native, `system-elf-x86_64`) are opened with dlopen and
 //! wrapped by hal-local's `LocalExecutable`, so both sides go through the same driver path.

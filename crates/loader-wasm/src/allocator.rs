@@ -1,27 +1,27 @@
-//! The arena as the memory of the local drivers' heap buffers.
+//! The pool as the memory of the local drivers' heap buffers.
 
 use std::ptr::NonNull;
 
 use hal_local::{HostMemorySource, MemorySourceRegistration};
 
-use crate::arena::{arena, Block};
+use crate::pool::pool;
 
-/// Hands out arena blocks for heap buffers; `None` (the heap is used, and such buffers are
-/// copied per dispatch) once the arena is full.
-pub struct ArenaSource;
+/// Hands out pool memory for heap buffers, so kernels see them without copies; `None` (the heap
+/// is used, and such buffers are copied per dispatch) when the pool is full or unavailable.
+pub struct PoolSource;
 
-impl HostMemorySource for ArenaSource {
+impl HostMemorySource for PoolSource {
     fn allocate(&self, size: usize) -> Option<NonNull<u8>> {
-        let block = arena().allocate(size).ok()?;
-        NonNull::new(block.into_raw())
+        pool()?.allocate(size)
     }
 
     unsafe fn free(&self, ptr: NonNull<u8>, size: usize) {
+        let pool = pool().expect("the pool allocated this memory");
         // SAFETY: per the caller, `ptr` came from `allocate(size)` and is freed once.
-        drop(unsafe { Block::from_raw(ptr.as_ptr(), size) });
+        unsafe { pool.free(ptr, size) };
     }
 }
 
 hal_local::inventory::submit! {
-    MemorySourceRegistration { name: "wasm-arena", source: &ArenaSource }
+    MemorySourceRegistration { name: "wasm-pool", source: &PoolSource }
 }

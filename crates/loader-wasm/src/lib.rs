@@ -16,26 +16,31 @@
 //! Dispatches call exports through the table with wasm32 `environment`, `dispatch_state` and
 //! `workgroup_state` structs built in per-thread scratch memory.
 //!
-//! ## Memory: one arena, no copies
-//! Every instance's linear memory is the same 4 GiB [`arena`] reservation (plus a 2 GiB guard),
-//! given to wasmtime through its memory creator. Pages are committed only when allocated, each
-//! allocation is followed by an inaccessible guard page, and the first 64 KiB are never
-//! allocated; the compiled code has no bounds checks, and any access to a page that is not
-//! allocated traps. A binding whose buffer lives in the arena is passed in place, as its wasm
-//! address. Linking this crate registers [`ArenaSource`] as hal-local's `HostMemorySource`, so every
-//! `HeapAllocator` (the local drivers' device allocator) takes its buffers from the arena: device
-//! buffers need no copies, on every driver. A binding outside the arena (imported host memory, or heap memory once
-//! the arena is full) is copied into per-thread staging memory before the run and back after it,
-//! counted in [`copy_statistics`].
+//! ## Memory: private address spaces, buffers shown in place
+//! Each instance's linear memory is its own 4 GiB address space (plus a 2 GiB
+//! guard), reserved inaccessible; the compiled code has no bounds checks, and any access to a page
+//! that is not accessible traps. In it are only the instance's own data, shadow stack and ABI
+//! scratch, and windows onto the buffers bound to the run in progress.
 //!
-//! What the sandbox guarantees: a kernel can read and write only the arena, never the host's own
-//! memory, stacks or code, and any access to an unallocated page (a null pointer, a small overrun
-//! past a buffer into its guard page, an address past the arena) traps. What it does not: the
-//! arena is shared, so a kernel that computes a wild address inside it can reach other arena
-//! allocations (other buffers of the process's local devices, other threads' scratch), exactly as
-//! a native kernel could; the zero-copy design trades per-binding isolation for no copies. Host
-//! code touches arena memory only through raw pointers or while it holds the buffer's access gate.
+//! Linking this crate registers [`PoolSource`] as hal-local's `HostMemorySource`, so every
+//! `HeapAllocator` (the local drivers' device allocator) takes its buffers from one memory file,
+//! the pool. Before a run, the pages of each binding that lives in the pool are mapped
+//! (shared) into the instance's memory, each window followed by a guard page; windows the run does
+//! not bind are unmapped first, and windows that show the same pages as the previous run are kept,
+//! so a program that binds the same buffers again makes no system call. A binding outside the pool
+//! (imported host memory, or heap memory once the pool is full) is copied into the instance's
+//! staging memory before the run and back after it, then cleared, counted in [`copy_statistics`].
 //!
+//! What the sandbox guarantees: a kernel can read and write only its instance's own memory and the
+//! pages of the buffers bound to its run; never another buffer, another thread's instance, or the
+//! host's memory, stacks or code. Any access elsewhere (a null pointer, past a binding into its
+//! guard page, a buffer bound to an earlier run) traps. Windows have page granularity: bytes of
+//! the same buffer that share a page with a binding's first or last byte are reachable too (pool
+//! buffers are page-aligned, so those bytes are never another buffer's). The instance's own data
+//! and workgroup local memory persist from run to run on a thread, as a native library's globals
+//! would. Host code touches pool memory only through raw pointers or while it holds the buffer's
+//! access gate.
+
 //! ## Dispatch
 //! The executable is a `hal_local::LocalExecutable` made by `LocalExecutable::with_runner`: the
 //! drivers' workgroup loop (`hal_local::run_workgroups`) hands each run of workgroups to this
@@ -46,9 +51,12 @@
 //! Epoch interruption with a 2 ms clock: a call into a kernel that runs past
 //! [`set_dispatch_budget`] (default 30 s) is interrupted and fails with `DEADLINE_EXCEEDED`.
 
+mod address_space;
 mod allocator;
-pub mod arena;
 mod dylink;
+mod linear_memory;
+mod page_ranges;
+mod pool;
 mod runner;
 
 use std::sync::Arc;
@@ -56,7 +64,7 @@ use std::sync::Arc;
 use hal_core::Result;
 use hal_local::{ExecutableLoader, LoadOutcome, LoadRequest, LoaderRegistration};
 
-pub use allocator::ArenaSource;
+pub use allocator::PoolSource;
 pub use runner::{copy_statistics, dispatch_budget, set_dispatch_budget, CopyStatistics};
 
 /// The format this loader registers.

@@ -1,8 +1,9 @@
 //! Loading a side module and running its kernels: the engine, the per-thread instances, the
-//! translation of a dispatch into the wasm32 ABI structs, copies for bindings outside the arena.
+//! translation of a dispatch into the wasm32 ABI structs. How bindings reach the kernel is in
+//! [`bindings`].
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -14,8 +15,11 @@ use wasmtime::{
     Ref, RefType, Store, Table, TableType, Trap, TypedFunc, Val, ValType,
 };
 
-use crate::arena::{arena, ArenaMemoryCreator, Block, GUARD_BYTES, MEMORY_BYTES};
+use crate::address_space::{AddressSpace, Block, Window, GUARD_BYTES, MEMORY_BYTES};
 use crate::dylink::MemInfo;
+use crate::linear_memory::{with_space, SpaceMemoryCreator};
+
+mod bindings;
 
 /// The lowest `__table_base`: slot 0 stays null so a call through a null function pointer traps.
 const TABLE_BASE: u32 = 1;
@@ -40,6 +44,7 @@ static BUDGET_MICROS: AtomicU64 = AtomicU64::new(30_000_000);
 static ZERO_COPY_BINDINGS: AtomicU64 = AtomicU64::new(0);
 static COPIED_BINDINGS: AtomicU64 = AtomicU64::new(0);
 static COPIED_BYTES: AtomicU64 = AtomicU64::new(0);
+static WINDOWS_MAPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Sets how long one call into a kernel (a run of workgroups: a whole dispatch on `local-sync`)
 /// may take before it is interrupted and its submission fails with `DEADLINE_EXCEEDED`. The
@@ -59,10 +64,14 @@ pub fn dispatch_budget() -> Duration {
 /// How bindings reached kernels so far in this process.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CopyStatistics {
-    /// Bindings passed in place: their buffer lives in the arena.
+    /// Bindings passed in place: their buffer lives in the pool and its pages were shown in the
+    /// instance's memory.
     pub zero_copy_bindings: u64,
-    /// Bindings copied into the arena before a run and back after it (buffers outside the arena,
-    /// such as imported host memory).
+    /// Of those, the ones that needed a new window (one `mmap`) because the previous run on that
+    /// thread and executable did not bind the same pages.
+    pub windows_mapped: u64,
+    /// Bindings copied into the instance's memory before a run and back after it (buffers
+    /// outside the pool, such as imported host memory).
     pub copied_bindings: u64,
     /// Bytes those copies moved, in and out.
     pub copied_bytes: u64,
@@ -72,13 +81,14 @@ pub struct CopyStatistics {
 pub fn copy_statistics() -> CopyStatistics {
     CopyStatistics {
         zero_copy_bindings: ZERO_COPY_BINDINGS.load(Ordering::Relaxed),
+        windows_mapped: WINDOWS_MAPPED.load(Ordering::Relaxed),
         copied_bindings: COPIED_BINDINGS.load(Ordering::Relaxed),
         copied_bytes: COPIED_BYTES.load(Ordering::Relaxed),
     }
 }
 
-/// The process's engine: Cranelift, SIMD, the arena as every memory, epoch interruption driven
-/// by a clock thread.
+/// The process's engine: Cranelift, SIMD, a private 4 GiB address space as every memory, epoch
+/// interruption driven by a clock thread.
 pub(crate) fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
@@ -88,7 +98,7 @@ pub(crate) fn engine() -> &'static Engine {
             .cranelift_opt_level(wasmtime::OptLevel::Speed)
             .epoch_interruption(true)
             .max_wasm_stack(MAX_WASM_STACK)
-            .with_host_memory(Arc::new(ArenaMemoryCreator))
+            .with_host_memory(Arc::new(SpaceMemoryCreator))
             .memory_reservation(MEMORY_BYTES as u64)
             .memory_guard_size(GUARD_BYTES as u64)
             .memory_reservation_for_growth(0)
@@ -109,23 +119,23 @@ pub(crate) fn engine() -> &'static Engine {
 
 /// A module defining one 4 GiB memory and exporting it as `memory`. Wasmtime creates memories
 /// that modules define through the engine's memory creator (memories made by `Memory::new` do not
-/// go through it), so each store instantiates this to get its view of the arena.
+/// go through it), so each store instantiates this to get its address space as its memory.
 const MEMORY_MODULE: &[u8] = &[
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
     0x05, 0x08, 0x01, 0x01, 0x80, 0x80, 0x04, 0x80, 0x80, 0x04, // memory 65536..65536 pages
     0x07, 0x0a, 0x01, 0x06, b'm', b'e', b'm', b'o', b'r', b'y', 0x02, 0x00, // export "memory"
 ];
 
-/// The arena as a memory of `store`.
-fn arena_memory(store: &mut Store<()>) -> Result<Memory> {
+/// `space` as the memory of `store`.
+fn space_memory(store: &mut Store<()>, space: &Arc<AddressSpace>) -> Result<Memory> {
     static MODULE: OnceLock<Module> = OnceLock::new();
     let module = MODULE
         .get_or_init(|| Module::new(engine(), MEMORY_MODULE).expect("the memory module is valid"));
-    let instance = Instance::new(&mut *store, module, &[])
-        .map_err(|e| wasm_error("creating the arena memory", e))?;
+    let instance = with_space(space, || Instance::new(&mut *store, module, &[]))
+        .map_err(|e| wasm_error("creating the instance's memory", e))?;
     instance
         .get_memory(&mut *store, "memory")
-        .ok_or_else(|| invalid("the arena memory module exports no memory"))
+        .ok_or_else(|| invalid("the memory module exports no memory"))
 }
 
 fn status(code: StatusCode, message: impl Into<String>) -> Status {
@@ -159,10 +169,14 @@ struct Library {
     exports: Vec<ExportTables>,
 }
 
-/// A store and instance of one executable on one thread.
+/// A store and instance of one executable on one thread, with its own address space.
 struct Worker {
     shared: Weak<Shared>,
     store: Store<()>,
+    space: Arc<AddressSpace>,
+    /// Pool pages shown in the space: those bound by the last run, kept for the next run if it
+    /// binds the same pages.
+    windows: Vec<Window>,
     functions: Vec<TypedFunc<(i32, i32, i32), i32>>,
     stack_pointer: Option<(Global, u32)>,
     scratch: Block,
@@ -174,16 +188,6 @@ struct Worker {
 
 thread_local! {
     static WORKERS: RefCell<Vec<Worker>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Writes `value` at wasm address `addr` of a block the caller owns.
-///
-/// # Safety
-/// `[addr, addr + size_of::<T>())` must lie in a committed arena block.
-#[inline]
-unsafe fn put<T: Copy>(addr: usize, value: T) {
-    // SAFETY: per the caller.
-    unsafe { arena().base().add(addr).cast::<T>().write_unaligned(value) }
 }
 
 /// Reads the module's data, checked to lie inside its data block.
@@ -200,9 +204,9 @@ impl DataView<'_> {
                 "the library's {what} (wasm address {addr:#x}, {len} bytes) lies outside its data"
             )));
         }
-        // SAFETY: the range is inside the committed data block, which outlives `self`. The
-        // module's code does not run while the view is used.
-        Ok(unsafe { std::slice::from_raw_parts(arena().base().add(addr), len) })
+        // SAFETY: the module's code does not run while the view is used.
+        let bytes = unsafe { self.block.bytes() };
+        Ok(&bytes[addr - start..addr - start + len])
     }
 
     fn u32(&self, addr: u32, what: &str) -> Result<u32> {
@@ -250,14 +254,15 @@ impl Worker {
         }
         // The first slot at or after TABLE_BASE with the alignment the module asks for.
         let table_base = TABLE_BASE.max(1 << info.table_align);
-        let data = arena().allocate(info.memory_size as usize)?;
-        let scratch = arena().allocate(SCRATCH_BYTES)?;
+        let space = AddressSpace::reserve()?;
+        let data = space.commit(info.memory_size as usize)?;
+        let scratch = space.commit(SCRATCH_BYTES)?;
         let stack = if shared.imports_stack_pointer {
-            Some(arena().allocate(STACK_BYTES)?)
+            Some(space.commit(STACK_BYTES)?)
         } else {
             None
         };
-        let memory = arena_memory(&mut store)?;
+        let memory = space_memory(&mut store, &space)?;
         let mut stack_pointer = None;
         let mut imports = Vec::new();
         for import in shared.module.imports() {
@@ -328,8 +333,9 @@ impl Worker {
         // no processor information.
         let base = scratch.offset() as usize;
         for (i, &constant) in shared.constants.iter().enumerate() {
-            // SAFETY: at most 64 constants fit the scratch block's constant area.
-            unsafe { put(base + EXECUTABLE_CONSTANTS + 4 * i, constant) };
+            // SAFETY: at most 64 constants fit the scratch block's constant area; no wasm code
+            // runs.
+            unsafe { space.put(base + EXECUTABLE_CONSTANTS + 4 * i, constant) };
         }
         let constants_ptr = if shared.constants.is_empty() {
             0
@@ -338,7 +344,7 @@ impl Worker {
         };
         // SAFETY: the environment area lies in the scratch block; fresh pages are zero, which
         // leaves the import arrays and processor data null.
-        unsafe { put(base + ENVIRONMENT, constants_ptr) };
+        unsafe { space.put(base + ENVIRONMENT, constants_ptr) };
         let library = query
             .call(
                 &mut store,
@@ -375,6 +381,8 @@ impl Worker {
             Worker {
                 shared: Arc::downgrade(shared),
                 store,
+                space,
+                windows: Vec::new(),
                 functions,
                 stack_pointer,
                 scratch,
@@ -539,15 +547,6 @@ pub(crate) struct WasmRunner {
     shared: Arc<Shared>,
 }
 
-/// A binding outside the arena, staged for one run.
-struct Staged {
-    index: usize,
-    host: *mut u8,
-    wasm: u32,
-    len: usize,
-    snapshot: Option<Vec<u8>>,
-}
-
 fn describe_trap(error: &wasmtime::Error) -> (StatusCode, String) {
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => (
@@ -640,71 +639,15 @@ impl Worker {
                 )
             })?;
         let scratch = self.scratch.offset() as usize;
-        let bindings = state.binding_count as usize;
-        let arena = arena();
-        // Bindings: in place when they live in the arena, else staged.
-        let mut staged: Vec<Staged> = Vec::new();
-        let mut staging_bytes = 0usize;
-        for i in 0..bindings {
-            // SAFETY: the state has `binding_count` pointers and lengths (dispatch_state).
-            let (ptr, len) = unsafe { (*state.binding_ptrs.add(i), *state.binding_lengths.add(i)) };
-            let len32 = u32::try_from(len).map_err(|_| {
-                status(
-                    StatusCode::OutOfRange,
-                    format!("binding {i} of '{name}' is {len} bytes; wasm32 kernels address at most 4 GiB"),
-                )
-            })?;
-            let wasm = match arena.wasm_offset(ptr.cast(), len) {
-                Some(offset) => {
-                    ZERO_COPY_BINDINGS.fetch_add(1, Ordering::Relaxed);
-                    offset
-                }
-                None => {
-                    let at = staging_bytes;
-                    staging_bytes += len.div_ceil(64) * 64;
-                    staged.push(Staged {
-                        index: i,
-                        host: ptr.cast(),
-                        wasm: at as u32,
-                        len,
-                        snapshot: None,
-                    });
-                    u32::MAX
-                }
-            };
-            // SAFETY: the binding arrays lie in the scratch block.
-            unsafe {
-                put(scratch + BINDING_PTRS + 4 * i, wasm);
-                put(scratch + BINDING_LENGTHS + 4 * i, len32);
-            }
-        }
-        if !staged.is_empty() {
-            if self
-                .staging
-                .as_ref()
-                .is_none_or(|b| b.len() < staging_bytes)
-            {
-                self.staging = None;
-                self.staging = Some(arena.allocate(staging_bytes)?);
-            }
-            let staging = self.staging.as_ref().expect("allocated above");
-            let concurrent = state.max_concurrency > 1;
-            for s in &mut staged {
-                s.wasm += staging.offset();
-                // SAFETY: the binding pointer array lies in the scratch block.
-                unsafe { put(scratch + BINDING_PTRS + 4 * s.index, s.wasm) };
-                // SAFETY: the source is valid for reads of `len` (caller's contract); the
-                // target lies in this worker's staging block.
-                unsafe { copy_in(s, concurrent) };
-                COPIED_BINDINGS.fetch_add(1, Ordering::Relaxed);
-                COPIED_BYTES.fetch_add(s.len as u64, Ordering::Relaxed);
-            }
-        }
+        let space = Arc::clone(&self.space);
+        // Bindings: shown in place when they live in the pool, else staged.
+        // SAFETY: forwarded from the caller.
+        let staged = unsafe { self.place_bindings(name, state)? };
         // Push constants.
         let constant_count = usize::from(state.constant_count).min(MAX_CONSTANT_COUNT as usize);
         for i in 0..constant_count {
             // SAFETY: the state has `constant_count` constants; the area lies in scratch.
-            unsafe { put(scratch + PUSH_CONSTANTS + 4 * i, *state.constants.add(i)) };
+            unsafe { space.put(scratch + PUSH_CONSTANTS + 4 * i, *state.constants.add(i)) };
         }
         // Local memory.
         let local_size = export.info.local_memory_size as usize;
@@ -713,7 +656,7 @@ impl Worker {
         } else {
             if self.local.as_ref().is_none_or(|b| b.len() < local_size) {
                 self.local = None;
-                self.local = Some(arena.allocate(local_size)?);
+                self.local = Some(space.commit(local_size)?);
             }
             let block = self.local.as_ref().expect("allocated above");
             (block.offset(), block.len() as u32)
@@ -721,23 +664,23 @@ impl Worker {
         // SAFETY: the dispatch and workgroup states lie in the scratch block.
         unsafe {
             let d = scratch + DISPATCH_STATE;
-            put(d, state.workgroup_size_x);
-            put(d + 4, state.workgroup_size_y);
-            put(d + 8, state.workgroup_size_z);
-            put(d + 10, constant_count as u16);
-            put(d + 12, state.workgroup_count_x);
-            put(d + 16, state.workgroup_count_y);
-            put(d + 20, state.workgroup_count_z);
-            put(d + 22, state.max_concurrency);
-            put(d + 23, state.binding_count);
-            put(d + 24, (scratch + PUSH_CONSTANTS) as u32);
-            put(d + 28, (scratch + BINDING_PTRS) as u32);
-            put(d + 32, (scratch + BINDING_LENGTHS) as u32);
+            space.put(d, state.workgroup_size_x);
+            space.put(d + 4, state.workgroup_size_y);
+            space.put(d + 8, state.workgroup_size_z);
+            space.put(d + 10, constant_count as u16);
+            space.put(d + 12, state.workgroup_count_x);
+            space.put(d + 16, state.workgroup_count_y);
+            space.put(d + 20, state.workgroup_count_z);
+            space.put(d + 22, state.max_concurrency);
+            space.put(d + 23, state.binding_count);
+            space.put(d + 24, (scratch + PUSH_CONSTANTS) as u32);
+            space.put(d + 28, (scratch + BINDING_PTRS) as u32);
+            space.put(d + 32, (scratch + BINDING_LENGTHS) as u32);
             let w = scratch + WORKGROUP_STATE;
-            put(w + 10, 0u16);
-            put(w + 12, processor_id);
-            put(w + 16, local_ptr);
-            put(w + 20, local_len);
+            space.put(w + 10, 0u16);
+            space.put(w + 12, processor_id);
+            space.put(w + 16, local_ptr);
+            space.put(w + 20, local_len);
         }
         if let Some((global, top)) = self.stack_pointer {
             global
@@ -762,9 +705,9 @@ impl Worker {
             let w = scratch + WORKGROUP_STATE;
             // SAFETY: the workgroup state lies in the scratch block.
             unsafe {
-                put(w, x);
-                put(w + 4, y);
-                put(w + 8, z);
+                space.put(w, x);
+                space.put(w + 4, y);
+                space.put(w + 8, z);
             }
             match function.call(&mut self.store, args) {
                 Ok(0) => {}
@@ -794,57 +737,8 @@ impl Worker {
                 }
             }
         }
-        for s in &staged {
-            // SAFETY: the target is valid for writes of `len` (caller's contract).
-            unsafe { copy_out(s) };
-            COPIED_BYTES.fetch_add(s.len as u64, Ordering::Relaxed);
-        }
+        // SAFETY: forwarded from the caller; the kernel has returned.
+        unsafe { self.unstage(&staged) };
         result
-    }
-}
-
-/// Copies a staged binding into the arena. With other workers possibly writing other parts of
-/// the same buffer, the host bytes are read one relaxed atomic byte at a time and a snapshot is
-/// kept so only bytes this run changed are written back.
-///
-/// # Safety
-/// `s.host` is valid for reads of `s.len` bytes; `s.wasm` addresses `s.len` committed bytes
-/// owned by this worker.
-unsafe fn copy_in(s: &mut Staged, concurrent: bool) {
-    let target = arena().base().wrapping_add(s.wasm as usize);
-    if concurrent {
-        let mut snapshot = vec![0u8; s.len];
-        for (i, byte) in snapshot.iter_mut().enumerate() {
-            // SAFETY: in bounds per the contract; AtomicU8 has u8's layout.
-            *byte = unsafe { (*s.host.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed) };
-        }
-        // SAFETY: the target is this worker's staging memory.
-        unsafe { std::ptr::copy_nonoverlapping(snapshot.as_ptr(), target, s.len) };
-        s.snapshot = Some(snapshot);
-    } else {
-        // SAFETY: per the contract; the ranges do not overlap (one is in the arena, one not).
-        unsafe { std::ptr::copy_nonoverlapping(s.host, target, s.len) };
-    }
-}
-
-/// Copies a staged binding back out (only changed bytes when a snapshot was kept).
-///
-/// # Safety
-/// As [`copy_in`], with `s.host` valid for writes.
-unsafe fn copy_out(s: &Staged) {
-    let source = arena().base().wrapping_add(s.wasm as usize);
-    match &s.snapshot {
-        Some(snapshot) => {
-            for (i, &before) in snapshot.iter().enumerate() {
-                // SAFETY: in bounds of the staging block.
-                let after = unsafe { source.add(i).read() };
-                if after != before {
-                    // SAFETY: in bounds per the contract; AtomicU8 has u8's layout.
-                    unsafe { (*s.host.add(i).cast::<AtomicU8>()).store(after, Ordering::Relaxed) };
-                }
-            }
-        }
-        // SAFETY: per the contract.
-        None => unsafe { std::ptr::copy_nonoverlapping(source, s.host, s.len) },
     }
 }

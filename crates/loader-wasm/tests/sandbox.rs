@@ -1,21 +1,15 @@
 //! The sandbox: every trap kind, a runaway kernel and a write outside its binding fail their own
 //! submission with a status naming the kernel and the trap; the device, the executable and the
-//! thread's instance stay usable, and later work runs.
+//! thread's instance stay usable, and later work runs. A kernel reaches only the buffers bound to
+//! its run: not buffers bound to earlier runs, not other pages of a buffer it sees a range of, not
+//! staged copies of earlier bindings.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{buffer_with, device, dispatch, prepare};
-use hal_core::StatusCode;
-
-fn sandbox() -> Vec<u8> {
-    wat::parse_file(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/wat/sandbox.wat"
-    ))
-    .unwrap()
-}
+use common::{buffer_with, device, dispatch, dispatch_refs, prepare, sandbox};
+use hal_core::{Buffer, BufferRef, Device, Executable, StatusCode};
 
 #[test]
 fn traps_and_runaways_fail_only_their_submission() {
@@ -124,7 +118,7 @@ unsafe impl Sync for Shared {}
 #[test]
 fn copies_merge_when_workers_share_a_buffer() {
     // Two threads run halves of one dispatch (max_concurrency 2) over one buffer outside the
-    // arena, as local-task's workers do: each thread has its own instance and its own staged copy
+    // pool, as local-task's workers do: each thread has its own instance and its own staged copy
     // and writes back only the bytes it changed.
     let device = device();
     let executable = prepare(&device, &sandbox()).unwrap();
@@ -219,5 +213,120 @@ fn bad_modules_fail_to_prepare_with_clear_errors() {
         let status = prepare(&device, &wat::parse_str(&text).unwrap()).unwrap_err();
         assert_eq!(status.code(), code, "{text}: {status}");
         assert!(status.to_string().contains(needle), "{text}: {status}");
+    }
+}
+
+/// The wasm address at which the kernel sees the `length` bytes of `buffer` from `offset` (the
+/// first u32 there is overwritten with it).
+fn address_of(device: &Device, executable: &Executable, buffer: &Buffer, offset: u64) -> u32 {
+    let range = BufferRef::range(buffer, offset, 4096);
+    dispatch_refs(device, executable, "address_of", [1, 1, 1], &[], &[range]).unwrap();
+    buffer.read_elements::<u32>(offset, 1).unwrap()[0]
+}
+
+/// `peek` over `target`'s first u32: the value at wasm address `address`, or the trap.
+fn peek(
+    device: &Device,
+    executable: &Executable,
+    target: &Buffer,
+    address: u32,
+) -> hal_core::Result<u32> {
+    dispatch(device, executable, "peek", [1, 1, 1], &[address], &[target])?;
+    Ok(target.read_elements::<u32>(0, 1).unwrap()[0])
+}
+
+fn assert_out_of_bounds(result: hal_core::Result<u32>, what: &str) {
+    let status = result.expect_err(what);
+    assert_eq!(status.code(), StatusCode::Aborted, "{what}: {status}");
+    assert!(
+        status.to_string().contains("out of bounds memory access"),
+        "{what}: {status}"
+    );
+}
+
+const SECRET: u32 = 0x5EC2_E7ED;
+
+#[test]
+fn a_kernel_reaches_only_the_buffers_bound_to_its_run() {
+    let device = device();
+    let executable = prepare(&device, &sandbox()).unwrap();
+    // Four pages of secrets, and a one-page buffer of sevens.
+    let secret = buffer_with(&device, &[SECRET; 4 * 1024]);
+    let other = buffer_with(&device, &[7u32; 1024]);
+    let address = address_of(&device, &executable, &secret, 0);
+    assert!(
+        address >= 64 * 1024 && address.is_multiple_of(64),
+        "{address:#x}"
+    );
+    // While it is bound, the kernel sees the buffer at that address.
+    assert_eq!(
+        peek(&device, &executable, &secret, address + 8192).unwrap(),
+        SECRET
+    );
+    // A run that binds only the other buffer cannot reach it: the addresses the secret had show
+    // the other buffer (its own binding) or nothing.
+    assert_eq!(
+        peek(&device, &executable, &other, address + 4).unwrap(),
+        7,
+        "the address is reused for the run's own binding"
+    );
+    assert_out_of_bounds(
+        peek(&device, &executable, &other, address + 8192),
+        "reading a buffer bound to an earlier run",
+    );
+    assert_eq!(other.read_elements::<u32>(4, 1023).unwrap(), [7; 1023]);
+    // Nor can a run on another thread, which has its own instance and memory.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            assert_out_of_bounds(
+                peek(&device, &executable, &other, address + 8192),
+                "reading another thread's binding",
+            );
+        });
+    });
+}
+
+#[test]
+fn a_range_binding_shows_only_its_own_pages() {
+    let device = device();
+    let executable = prepare(&device, &sandbox()).unwrap();
+    // Four pages; the second is bound.
+    let buffer = buffer_with(&device, &[SECRET; 4 * 1024]);
+    let address = address_of(&device, &executable, &buffer, 4096);
+    let range = BufferRef::range(&buffer, 4096, 4096);
+    let peek_range = |at: u32| {
+        dispatch_refs(&device, &executable, "peek", [1, 1, 1], &[at], &[range])
+            .map(|()| buffer.read_elements::<u32>(4096, 1).unwrap()[0])
+    };
+    assert_eq!(peek_range(address + 4092).unwrap(), SECRET, "its last u32");
+    assert_out_of_bounds(peek_range(address - 4), "the page before the range");
+    assert_out_of_bounds(peek_range(address + 4096), "the page after the range");
+}
+
+#[test]
+fn staged_copies_are_cleared_after_their_run() {
+    let device = device();
+    let executable = prepare(&device, &sandbox()).unwrap();
+    let mut host = vec![SECRET; 1024];
+    // SAFETY: `host` outlives the buffer (dropped before `host` is read) and nothing else touches
+    // it meanwhile.
+    let imported = unsafe {
+        device.allocator().import_host_memory(
+            hal_core::BufferParams::default(),
+            host.as_mut_ptr().cast(),
+            4096,
+            None,
+        )
+    }
+    .unwrap();
+    let address = address_of(&device, &executable, &imported, 0);
+    drop(imported);
+    assert_eq!(host[0], address);
+    assert_eq!(host[1], SECRET);
+    // The staging memory that held the copy is either gone or zeroed: no later run sees it.
+    let other = buffer_with(&device, &[1u32; 16]);
+    match peek(&device, &executable, &other, address + 4) {
+        Ok(value) => assert_eq!(value, 0, "a stale staged copy"),
+        Err(status) => assert_eq!(status.code(), StatusCode::Aborted, "{status}"),
     }
 }

@@ -16,6 +16,15 @@ pub fn device() -> Device {
     hal_core::create_device("local-sync").expect("local-sync device")
 }
 
+/// The misbehaving kernels of `tests/wat/sandbox.wat`, assembled.
+pub fn sandbox() -> Vec<u8> {
+    wat::parse_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/wat/sandbox.wat"
+    ))
+    .unwrap()
+}
+
 /// Prepares wasm bytes as an executable.
 pub fn prepare(device: &Device, wasm: &[u8]) -> Result<Executable> {
     device
@@ -35,7 +44,7 @@ pub fn buffer_with<T: bytemuck::Pod>(device: &Device, values: &[T]) -> Buffer {
     buffer
 }
 
-/// Dispatches `export` once and waits; the submission's result.
+/// Dispatches `export` once over whole buffers and waits; the submission's result.
 pub fn dispatch(
     device: &Device,
     executable: &Executable,
@@ -44,16 +53,28 @@ pub fn dispatch(
     constants: &[u32],
     buffers: &[&Buffer],
 ) -> Result<()> {
+    let refs: Vec<BufferRef> = buffers.iter().map(|b| BufferRef::whole(b)).collect();
+    dispatch_refs(device, executable, export, count, constants, &refs)
+}
+
+/// Dispatches `export` once over buffer ranges and waits; the submission's result.
+pub fn dispatch_refs(
+    device: &Device,
+    executable: &Executable,
+    export: &str,
+    count: [u32; 3],
+    constants: &[u32],
+    refs: &[BufferRef],
+) -> Result<()> {
     let ordinal = executable.lookup_export(export)?;
     let mut commands = device.create_command_buffer(CommandBufferParams::one_shot_inline())?;
     commands.begin()?;
-    let refs: Vec<BufferRef> = buffers.iter().map(|b| BufferRef::whole(b)).collect();
     commands.dispatch(
         executable,
         ordinal,
         Workgroups::Static(count),
         constants,
-        &refs,
+        refs,
     )?;
     commands.end()?;
     let done = device.create_semaphore(0)?;

@@ -9,10 +9,13 @@
 ;;   4 stack_overflow      recurses without end
 ;;   5 spin                loops forever
 ;;   6 write_past_binding  1 binding: stores one u32 just past the end of its binding
+;;   7 address_of          1 binding: stores the wasm address of its binding in its first u32
+;;   8 peek                1 binding, 1 constant: loads the u32 at the wasm address given by the
+;;                         constant and stores it in its binding's first u32
 (module
-  (@custom "dylink.0" (before first) "\01\05\80\08\04\07\00")
+  (@custom "dylink.0" (before first) "\01\05\80\10\04\09\00")
   (import "env" "memory" (memory 1))
-  (import "env" "__indirect_function_table" (table 7 funcref))
+  (import "env" "__indirect_function_table" (table 9 funcref))
   (import "env" "__memory_base" (global $mb i32))
   (import "env" "__table_base" (global $tb i32))
 
@@ -25,49 +28,55 @@
     "divide_by_zero\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
     "stack_overflow\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
     "spin\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
-    "write_past_binding\00")
+    "write_past_binding\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "address_of\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "peek\00")
 
   (elem (global.get $tb) func $double $out_of_bounds $unreachable $divide_by_zero
-    $stack_overflow $spin $write_past_binding)
+    $stack_overflow $spin $write_past_binding $address_of $peek)
 
   ;; Stores a u32 at __memory_base + offset.
   (func $set (param $offset i32) (param $value i32)
     (i32.store (i32.add (global.get $mb) (local.get $offset)) (local.get $value)))
 
-  ;; Export i: function pointer, name pointer, attributes (bindings, workgroup size 1x1x1).
-  (func $export (param $i i32) (param $bindings i32)
+  ;; Export i: function pointer, name pointer, attributes (constants, bindings, workgroup size
+  ;; 1x1x1).
+  (func $export (param $i i32) (param $constants i32) (param $bindings i32)
     (local $attrs i32)
-    (call $set (i32.add (i32.const 336) (i32.shl (local.get $i) (i32.const 2)))
+    (call $set (i32.add (i32.const 592) (i32.shl (local.get $i) (i32.const 2)))
       (i32.add (global.get $tb) (local.get $i)))
-    (call $set (i32.add (i32.const 368) (i32.shl (local.get $i) (i32.const 2)))
+    (call $set (i32.add (i32.const 640) (i32.shl (local.get $i) (i32.const 2)))
       (i32.add (global.get $mb) (i32.add (i32.const 16) (i32.shl (local.get $i) (i32.const 5)))))
     (local.set $attrs (i32.add (global.get $mb)
-      (i32.add (i32.const 400) (i32.shl (local.get $i) (i32.const 6)))))
+      (i32.add (i32.const 704) (i32.shl (local.get $i) (i32.const 6)))))
+    (i32.store8 offset=10 (local.get $attrs) (local.get $constants))
     (i32.store8 offset=11 (local.get $attrs) (local.get $bindings))
     (i32.store offset=12 (local.get $attrs) (i32.const 1))
     (i32.store offset=16 (local.get $attrs) (i32.const 1))
     (i32.store16 offset=20 (local.get $attrs) (i32.const 1)))
 
-  ;; Header at 256, library at 272, ptrs at 336, names at 368, attrs at 400.
+  ;; Header at 512, library at 528, ptrs at 592, names at 640, attrs at 704.
   (func $__wasm_apply_data_relocs (export "__wasm_apply_data_relocs")
-    (call $set (i32.const 256) (i32.const 6))
-    (call $set (i32.const 260) (global.get $mb))
-    (call $set (i32.const 272) (i32.add (global.get $mb) (i32.const 256)))
-    (call $set (i32.const 284) (i32.const 7))
-    (call $set (i32.const 288) (i32.add (global.get $mb) (i32.const 336)))
-    (call $set (i32.const 292) (i32.add (global.get $mb) (i32.const 400)))
-    (call $set (i32.const 304) (i32.add (global.get $mb) (i32.const 368)))
-    (call $export (i32.const 0) (i32.const 1))
-    (call $export (i32.const 1) (i32.const 0))
-    (call $export (i32.const 2) (i32.const 0))
-    (call $export (i32.const 3) (i32.const 0))
-    (call $export (i32.const 4) (i32.const 0))
-    (call $export (i32.const 5) (i32.const 0))
-    (call $export (i32.const 6) (i32.const 1)))
+    (call $set (i32.const 512) (i32.const 6))
+    (call $set (i32.const 516) (global.get $mb))
+    (call $set (i32.const 528) (i32.add (global.get $mb) (i32.const 512)))
+    (call $set (i32.const 540) (i32.const 9))
+    (call $set (i32.const 544) (i32.add (global.get $mb) (i32.const 592)))
+    (call $set (i32.const 548) (i32.add (global.get $mb) (i32.const 704)))
+    (call $set (i32.const 560) (i32.add (global.get $mb) (i32.const 640)))
+    (call $export (i32.const 0) (i32.const 0) (i32.const 1))
+    (call $export (i32.const 1) (i32.const 0) (i32.const 0))
+    (call $export (i32.const 2) (i32.const 0) (i32.const 0))
+    (call $export (i32.const 3) (i32.const 0) (i32.const 0))
+    (call $export (i32.const 4) (i32.const 0) (i32.const 0))
+    (call $export (i32.const 5) (i32.const 0) (i32.const 0))
+    (call $export (i32.const 6) (i32.const 0) (i32.const 1))
+    (call $export (i32.const 7) (i32.const 0) (i32.const 1))
+    (call $export (i32.const 8) (i32.const 1) (i32.const 1)))
 
   (func (export "iree_hal_executable_library_query") (param $version i32) (param $env i32)
     (result i32)
-    (select (i32.add (global.get $mb) (i32.const 272)) (i32.const 0)
+    (select (i32.add (global.get $mb) (i32.const 528)) (i32.const 0)
       (i32.eq (local.get $version) (i32.const 6))))
 
   ;; Linear workgroup id: x + count_x * (y + count_y * z).
@@ -119,5 +128,15 @@
       (i32.add (i32.load (i32.load offset=28 (local.get $state)))
         (i32.load (i32.load offset=32 (local.get $state))))
       (i32.const 0xDEAD))
+    (i32.const 0))
+
+  (func $address_of (param $env i32) (param $state i32) (param $wg i32) (result i32)
+    (i32.store (i32.load (i32.load offset=28 (local.get $state)))
+      (i32.load (i32.load offset=28 (local.get $state))))
+    (i32.const 0))
+
+  (func $peek (param $env i32) (param $state i32) (param $wg i32) (result i32)
+    (i32.store (i32.load (i32.load offset=28 (local.get $state)))
+      (i32.load (i32.load (i32.load offset=24 (local.get $state)))))
     (i32.const 0))
 )
