@@ -2,7 +2,8 @@
 //! programs compiled natively for a generic x86-64 CPU with SSE4.2 (128-bit SIMD, like simd128),
 //! both dispatched on `local-sync`; and the wasm add with device buffers (pool memory shown in the
 //! instance through windows: no copies) against imported host memory (copied in and out per
-//! dispatch). Ends with the ratios.
+//! dispatch); and both wasm programs loaded without budget checks (`set_budget_checks(false)`),
+//! which shows what the epoch checks in every loop cost. Ends with the ratios.
 //!
 //! The native libraries (fixtures/wasm/native, `system-elf-x86_64`) are opened with dlopen and
 //! wrapped by hal-local's `LocalExecutable`, so both sides go through the same driver path.
@@ -145,9 +146,12 @@ fn main() {
     );
     let (wasm_add, wasm_matmul) = (wasm(&device, "add"), wasm(&device, "matmul"));
     let (native_add, native_matmul) = (native("add"), native("matmul"));
+    loader_wasm::set_budget_checks(false);
+    let (unchecked_add, unchecked_matmul) = (wasm(&device, "add"), wasm(&device, "matmul"));
+    loader_wasm::set_budget_checks(true);
 
     type Case<'a> = (&'static str, &'a Executable, u32, [&'a Buffer; 3]);
-    let cases: [Case<'_>; 5] = [
+    let cases: [Case<'_>; 7] = [
         ("add/wasm", &wasm_add, 256, [&add.0, &add.1, &add.2]),
         (
             "add/native-sse4.2",
@@ -165,6 +169,18 @@ fn main() {
         (
             "matmul/native-sse4.2",
             &native_matmul,
+            64,
+            [&mm.0, &mm.1, &mm.2],
+        ),
+        (
+            "add/wasm-unchecked",
+            &unchecked_add,
+            256,
+            [&add.0, &add.1, &add.2],
+        ),
+        (
+            "matmul/wasm-unchecked",
+            &unchecked_matmul,
             64,
             [&mm.0, &mm.1, &mm.2],
         ),
@@ -197,11 +213,15 @@ fn main() {
     println!("  add    wasm / native-sse4.2        {:.2}", ratio(0, 1));
     println!("  matmul wasm / native-sse4.2        {:.2}", ratio(3, 4));
     println!("  add    copy-in-out / zero-copy     {:.2}", ratio(2, 0));
+    println!("without budget checks:");
+    println!("  add    wasm / native-sse4.2        {:.2}", ratio(5, 1));
+    println!("  matmul wasm / native-sse4.2        {:.2}", ratio(6, 4));
     let stats = loader_wasm::copy_statistics();
     println!(
-        "copies: {} bindings copied ({} MiB moved), {} passed in place",
+        "copies: {} bindings copied ({} MiB moved), {} passed in place ({} windows mapped)",
         stats.copied_bindings,
         stats.copied_bytes >> 20,
-        stats.zero_copy_bindings
+        stats.zero_copy_bindings,
+        stats.windows_mapped
     );
 }

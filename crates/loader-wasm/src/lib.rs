@@ -49,11 +49,14 @@
 //!
 //! ## Budget
 //! Epoch interruption with a 2 ms clock: a call into a kernel that runs past
-//! [`set_dispatch_budget`] (default 30 s) is interrupted and fails with `DEADLINE_EXCEEDED`.
+//! [`set_dispatch_budget`] (default 30 s) is interrupted and fails with `DEADLINE_EXCEEDED`. The
+//! checks cost time in tight loops; executables loaded after [`set_budget_checks`]`(false)` are
+//! compiled without them, for kernels trusted to terminate.
 
 mod address_space;
 mod allocator;
 mod dylink;
+mod engine;
 mod linear_memory;
 mod page_ranges;
 mod pool;
@@ -65,7 +68,8 @@ use hal_core::Result;
 use hal_local::{ExecutableLoader, LoadOutcome, LoadRequest, LoaderRegistration};
 
 pub use allocator::PoolSource;
-pub use runner::{copy_statistics, dispatch_budget, set_dispatch_budget, CopyStatistics};
+pub use engine::{budget_checks, dispatch_budget, set_budget_checks, set_dispatch_budget};
+pub use runner::{copy_statistics, CopyStatistics};
 
 /// The format this loader registers.
 pub const FORMAT: &str = "system-wasm-wasm_32";

@@ -4,20 +4,20 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Weak};
 
 use hal_core::{ExportInfo, Result, Status, StatusCode, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT};
 use hal_local::abi::{DispatchAttrs, DispatchStateV0, WORKGROUP_LOCAL_MEMORY_PAGE_SIZE};
 use hal_local::{ExportEntry, LocalMemory, WorkgroupRunner};
 use wasmtime::{
-    Config, Engine, Extern, ExternType, Global, GlobalType, Instance, Memory, Module, Mutability,
-    Ref, RefType, Store, Table, TableType, Trap, TypedFunc, Val, ValType,
+    Extern, ExternType, Global, GlobalType, Instance, Memory, Module, Mutability, Ref, RefType,
+    Store, Table, TableType, Trap, TypedFunc, Val, ValType,
 };
 
-use crate::address_space::{AddressSpace, Block, Window, GUARD_BYTES, MEMORY_BYTES};
+use crate::address_space::{AddressSpace, Block, Window};
 use crate::dylink::MemInfo;
-use crate::linear_memory::{with_space, SpaceMemoryCreator};
+use crate::engine::{budget_checks, budget_ticks, dispatch_budget, engine, memory_module};
+use crate::linear_memory::with_space;
 
 mod bindings;
 
@@ -25,10 +25,6 @@ mod bindings;
 const TABLE_BASE: u32 = 1;
 /// Bytes of shadow stack given to modules that import `__stack_pointer`.
 const STACK_BYTES: usize = 256 * 1024;
-/// Epoch tick of the budget clock.
-const TICK: Duration = Duration::from_millis(2);
-/// The most bytes of wasm machine stack a kernel may use before it traps.
-const MAX_WASM_STACK: usize = 1 << 20;
 
 // Per-worker scratch layout (wasm32 ABI structs), offsets inside one page.
 const ENVIRONMENT: usize = 0; // 80 bytes
@@ -40,26 +36,10 @@ const BINDING_PTRS: usize = 768; // ≤ 256 bytes
 const BINDING_LENGTHS: usize = 1024; // ≤ 256 bytes
 const SCRATCH_BYTES: usize = 1280;
 
-static BUDGET_MICROS: AtomicU64 = AtomicU64::new(30_000_000);
 static ZERO_COPY_BINDINGS: AtomicU64 = AtomicU64::new(0);
 static COPIED_BINDINGS: AtomicU64 = AtomicU64::new(0);
 static COPIED_BYTES: AtomicU64 = AtomicU64::new(0);
 static WINDOWS_MAPPED: AtomicU64 = AtomicU64::new(0);
-
-/// Sets how long one call into a kernel (a run of workgroups: a whole dispatch on `local-sync`)
-/// may take before it is interrupted and its submission fails with `DEADLINE_EXCEEDED`. The
-/// default is 30 s. Applies process-wide, from the next run on.
-pub fn set_dispatch_budget(budget: Duration) {
-    BUDGET_MICROS.store(
-        u64::try_from(budget.as_micros()).unwrap_or(u64::MAX),
-        Ordering::Relaxed,
-    );
-}
-
-/// The current budget.
-pub fn dispatch_budget() -> Duration {
-    Duration::from_micros(BUDGET_MICROS.load(Ordering::Relaxed))
-}
 
 /// How bindings reached kernels so far in this process.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -87,50 +67,9 @@ pub fn copy_statistics() -> CopyStatistics {
     }
 }
 
-/// The process's engine: Cranelift, SIMD, a private 4 GiB address space as every memory, epoch
-/// interruption driven by a clock thread.
-pub(crate) fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let mut config = Config::new();
-        config
-            .wasm_simd(true)
-            .cranelift_opt_level(wasmtime::OptLevel::Speed)
-            .epoch_interruption(true)
-            .max_wasm_stack(MAX_WASM_STACK)
-            .with_host_memory(Arc::new(SpaceMemoryCreator))
-            .memory_reservation(MEMORY_BYTES as u64)
-            .memory_guard_size(GUARD_BYTES as u64)
-            .memory_reservation_for_growth(0)
-            .guard_before_linear_memory(false)
-            .memory_may_move(false);
-        let engine = Engine::new(&config).expect("the wasm engine configuration is valid");
-        let clock = engine.clone();
-        std::thread::Builder::new()
-            .name("loader-wasm-epoch".into())
-            .spawn(move || loop {
-                std::thread::sleep(TICK);
-                clock.increment_epoch();
-            })
-            .expect("cannot start the wasm budget clock");
-        engine
-    })
-}
-
-/// A module defining one 4 GiB memory and exporting it as `memory`. Wasmtime creates memories
-/// that modules define through the engine's memory creator (memories made by `Memory::new` do not
-/// go through it), so each store instantiates this to get its address space as its memory.
-const MEMORY_MODULE: &[u8] = &[
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
-    0x05, 0x08, 0x01, 0x01, 0x80, 0x80, 0x04, 0x80, 0x80, 0x04, // memory 65536..65536 pages
-    0x07, 0x0a, 0x01, 0x06, b'm', b'e', b'm', b'o', b'r', b'y', 0x02, 0x00, // export "memory"
-];
-
-/// `space` as the memory of `store`.
-fn space_memory(store: &mut Store<()>, space: &Arc<AddressSpace>) -> Result<Memory> {
-    static MODULE: OnceLock<Module> = OnceLock::new();
-    let module = MODULE
-        .get_or_init(|| Module::new(engine(), MEMORY_MODULE).expect("the memory module is valid"));
+/// `space` as the memory of `store`, whose engine is `engine(checked)`.
+fn space_memory(store: &mut Store<()>, space: &Arc<AddressSpace>, checked: bool) -> Result<Memory> {
+    let module = memory_module(checked);
     let instance = with_space(space, || Instance::new(&mut *store, module, &[]))
         .map_err(|e| wasm_error("creating the instance's memory", e))?;
     instance
@@ -152,6 +91,8 @@ pub(crate) struct Shared {
     mem_info: MemInfo,
     constants: Vec<u32>,
     imports_stack_pointer: bool,
+    /// Compiled with budget checks (by `engine(true)`).
+    checked: bool,
     library_name: String,
     export_names: Vec<String>,
 }
@@ -173,6 +114,8 @@ struct Library {
 struct Worker {
     shared: Weak<Shared>,
     store: Store<()>,
+    /// Whether the module was compiled with budget checks.
+    checked: bool,
     space: Arc<AddressSpace>,
     /// Pool pages shown in the space: those bound by the last run, kept for the next run if it
     /// binds the same pages.
@@ -236,9 +179,10 @@ fn wasm_error(context: &str, error: wasmtime::Error) -> Status {
 
 impl Worker {
     fn new(shared: &Arc<Shared>) -> Result<(Worker, Library)> {
-        let engine = engine();
-        let mut store = Store::new(engine, ());
-        store.set_epoch_deadline(u64::MAX / 2);
+        let mut store = Store::new(shared.module.engine(), ());
+        if shared.checked {
+            store.set_epoch_deadline(u64::MAX / 2);
+        }
         let info = shared.mem_info;
         if info.memory_align > 12 {
             return Err(invalid(format!(
@@ -262,7 +206,7 @@ impl Worker {
         } else {
             None
         };
-        let memory = space_memory(&mut store, &space)?;
+        let memory = space_memory(&mut store, &space, shared.checked)?;
         let mut stack_pointer = None;
         let mut imports = Vec::new();
         for import in shared.module.imports() {
@@ -381,6 +325,7 @@ impl Worker {
             Worker {
                 shared: Arc::downgrade(shared),
                 store,
+                checked: shared.checked,
                 space,
                 windows: Vec::new(),
                 functions,
@@ -491,7 +436,8 @@ fn read_library(data: &DataView<'_>, library: u32, provided_constants: usize) ->
 /// Compiles and checks a module, instantiating it once on this thread to read its library.
 pub(crate) fn load(data: &[u8], constants: &[u32]) -> Result<hal_core::Executable> {
     let mem_info = crate::dylink::mem_info(data)?;
-    let module = Module::new(engine(), data)
+    let checked = budget_checks();
+    let module = Module::new(engine(checked), data)
         .map_err(|e| wasm_error("the WebAssembly module does not compile", e))?;
     if !module
         .imports()
@@ -509,6 +455,7 @@ pub(crate) fn load(data: &[u8], constants: &[u32]) -> Result<hal_core::Executabl
         mem_info,
         constants: constants.to_vec(),
         imports_stack_pointer,
+        checked,
         library_name: String::new(),
         export_names: Vec::new(),
     });
@@ -687,8 +634,9 @@ impl Worker {
                 .set(&mut self.store, Val::I32(top as i32))
                 .map_err(|e| wasm_error("resetting __stack_pointer", e))?;
         }
-        let ticks = BUDGET_MICROS.load(Ordering::Relaxed) / TICK.as_micros() as u64 + 1;
-        self.store.set_epoch_deadline(ticks);
+        if self.checked {
+            self.store.set_epoch_deadline(budget_ticks());
+        }
         let count_x = u64::from(state.workgroup_count_x);
         let count_y = u64::from(state.workgroup_count_y);
         let mut x = (first % count_x) as u32;
