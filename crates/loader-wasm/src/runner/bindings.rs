@@ -75,8 +75,12 @@ impl Worker {
                 )
             }
         };
-        // Unmap the windows this run does not bind before the kernel can see them. At most 64
-        // windows exist: one per distinct page range of the last run's at most 64 bindings.
+        // Unmap the windows this run does not bind before the kernel can see them. There is one
+        // window per distinct page range of the last run's bindings, so at most 64 (hal-core's
+        // binding limit); should there ever be more, all are dropped and remapped.
+        if self.windows.len() > 64 {
+            self.windows.clear();
+        }
         let mut used = 0u64;
         for i in 0..count {
             let (ptr, len) = binding(i);
