@@ -3,7 +3,9 @@
 //! both dispatched on `local-sync`; and the wasm add with device buffers (pool memory shown in the
 //! instance through windows: no copies) against imported host memory (copied in and out per
 //! dispatch); and both wasm programs loaded without budget checks (`set_budget_checks(false)`),
-//! which shows what the epoch checks in every loop cost. Ends with the ratios.
+//! which shows what the epoch checks in every loop cost. Ends with the ratios, then the same
+//! wasm and native programs on `local-task` (each worker thread with its own instance and
+//! windows).
 //!
 //! The native libraries (fixtures/wasm/native, `system-elf-x86_64`) are opened with dlopen and
 //! wrapped by hal-local's `LocalExecutable`, so both sides go through the same driver path.
@@ -18,6 +20,7 @@ use hal_core::{
 };
 
 use driver_sync as _;
+use driver_task as _;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/wasm");
 
@@ -224,4 +227,44 @@ fn main() {
         stats.zero_copy_bindings,
         stats.windows_mapped
     );
+
+    multi_worker();
+}
+
+/// The wasm and native add and matmul on `local-task` with two workers.
+fn multi_worker() {
+    let device = hal_core::create_device("local-task://?workers=2").unwrap();
+    let n = 1_048_576usize;
+    let a: Vec<f32> = (0..n).map(|i| (i % 251) as f32 * 0.25 - 31.0).collect();
+    let m: Vec<f32> = (0..512 * 512)
+        .map(|j| ((j * 7) % 97) as f32 / 16.0 - 3.0)
+        .collect();
+    let add = [
+        buffer(&device, &a),
+        buffer(&device, &a),
+        buffer(&device, &a),
+    ];
+    let mm = [
+        buffer(&device, &m),
+        buffer(&device, &m),
+        buffer(&device, &m),
+    ];
+    let cases = [
+        ("add/wasm", wasm(&device, "add"), 256, &add),
+        ("add/native-sse4.2", native("add"), 256, &add),
+        ("matmul/wasm", wasm(&device, "matmul"), 64, &mm),
+        ("matmul/native-sse4.2", native("matmul"), 64, &mm),
+    ];
+    println!("\nmedian of 31 dispatches on local-task (2 workers):");
+    let times: Vec<Duration> = cases
+        .iter()
+        .map(|(name, executable, count, [x, y, z])| {
+            let time = median(31, || dispatch(&device, executable, *count, &[x, y, z]));
+            println!("  {name:<24} {:>10.3} ms", time.as_secs_f64() * 1e3);
+            time
+        })
+        .collect();
+    let ratio = |x: usize, y: usize| times[x].as_secs_f64() / times[y].as_secs_f64();
+    println!("  add    wasm / native-sse4.2        {:.2}", ratio(0, 1));
+    println!("  matmul wasm / native-sse4.2        {:.2}", ratio(2, 3));
 }
