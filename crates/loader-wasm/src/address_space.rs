@@ -152,6 +152,9 @@ impl AddressSpace {
                 format!("cannot map a {len}-byte binding into a wasm instance's memory: {error}"),
             ));
         }
+        // SAFETY: advice on the window just mapped. As with the pool's view, a `fork` child must
+        // not share the parent's buffer pages; failure only loses that protection.
+        unsafe { libc::madvise(self.base.add(offset).cast(), len, libc::MADV_DONTFORK) };
         Ok(Window {
             space: Arc::clone(self),
             offset,
