@@ -114,8 +114,6 @@ struct Library {
 struct Worker {
     shared: Weak<Shared>,
     store: Store<()>,
-    /// Whether the module was compiled with budget checks.
-    checked: bool,
     space: Arc<AddressSpace>,
     /// Pool pages shown in the space: those bound by the last run, kept for the next run if it
     /// binds the same pages.
@@ -180,9 +178,8 @@ fn wasm_error(context: &str, error: wasmtime::Error) -> Status {
 impl Worker {
     fn new(shared: &Arc<Shared>) -> Result<(Worker, Library)> {
         let mut store = Store::new(shared.module.engine(), ());
-        if shared.checked {
-            store.set_epoch_deadline(u64::MAX / 2);
-        }
+        // Ignored by code compiled without budget checks.
+        store.set_epoch_deadline(u64::MAX / 2);
         let info = shared.mem_info;
         if info.memory_align > 12 {
             return Err(invalid(format!(
@@ -325,7 +322,6 @@ impl Worker {
             Worker {
                 shared: Arc::downgrade(shared),
                 store,
-                checked: shared.checked,
                 space,
                 windows: Vec::new(),
                 functions,
@@ -586,7 +582,6 @@ impl Worker {
                 )
             })?;
         let scratch = self.scratch.offset() as usize;
-        let space = Arc::clone(&self.space);
         // Bindings: shown in place when they live in the pool, else staged.
         // SAFETY: forwarded from the caller.
         let staged = unsafe { self.place_bindings(name, state)? };
@@ -594,7 +589,10 @@ impl Worker {
         let constant_count = usize::from(state.constant_count).min(MAX_CONSTANT_COUNT as usize);
         for i in 0..constant_count {
             // SAFETY: the state has `constant_count` constants; the area lies in scratch.
-            unsafe { space.put(scratch + PUSH_CONSTANTS + 4 * i, *state.constants.add(i)) };
+            unsafe {
+                self.space
+                    .put(scratch + PUSH_CONSTANTS + 4 * i, *state.constants.add(i))
+            };
         }
         // Local memory.
         let local_size = export.info.local_memory_size as usize;
@@ -603,7 +601,7 @@ impl Worker {
         } else {
             if self.local.as_ref().is_none_or(|b| b.len() < local_size) {
                 self.local = None;
-                self.local = Some(space.commit(local_size)?);
+                self.local = Some(self.space.commit(local_size)?);
             }
             let block = self.local.as_ref().expect("allocated above");
             (block.offset(), block.len() as u32)
@@ -611,32 +609,31 @@ impl Worker {
         // SAFETY: the dispatch and workgroup states lie in the scratch block.
         unsafe {
             let d = scratch + DISPATCH_STATE;
-            space.put(d, state.workgroup_size_x);
-            space.put(d + 4, state.workgroup_size_y);
-            space.put(d + 8, state.workgroup_size_z);
-            space.put(d + 10, constant_count as u16);
-            space.put(d + 12, state.workgroup_count_x);
-            space.put(d + 16, state.workgroup_count_y);
-            space.put(d + 20, state.workgroup_count_z);
-            space.put(d + 22, state.max_concurrency);
-            space.put(d + 23, state.binding_count);
-            space.put(d + 24, (scratch + PUSH_CONSTANTS) as u32);
-            space.put(d + 28, (scratch + BINDING_PTRS) as u32);
-            space.put(d + 32, (scratch + BINDING_LENGTHS) as u32);
+            self.space.put(d, state.workgroup_size_x);
+            self.space.put(d + 4, state.workgroup_size_y);
+            self.space.put(d + 8, state.workgroup_size_z);
+            self.space.put(d + 10, constant_count as u16);
+            self.space.put(d + 12, state.workgroup_count_x);
+            self.space.put(d + 16, state.workgroup_count_y);
+            self.space.put(d + 20, state.workgroup_count_z);
+            self.space.put(d + 22, state.max_concurrency);
+            self.space.put(d + 23, state.binding_count);
+            self.space.put(d + 24, (scratch + PUSH_CONSTANTS) as u32);
+            self.space.put(d + 28, (scratch + BINDING_PTRS) as u32);
+            self.space.put(d + 32, (scratch + BINDING_LENGTHS) as u32);
             let w = scratch + WORKGROUP_STATE;
-            space.put(w + 10, 0u16);
-            space.put(w + 12, processor_id);
-            space.put(w + 16, local_ptr);
-            space.put(w + 20, local_len);
+            self.space.put(w + 10, 0u16);
+            self.space.put(w + 12, processor_id);
+            self.space.put(w + 16, local_ptr);
+            self.space.put(w + 20, local_len);
         }
         if let Some((global, top)) = self.stack_pointer {
             global
                 .set(&mut self.store, Val::I32(top as i32))
                 .map_err(|e| wasm_error("resetting __stack_pointer", e))?;
         }
-        if self.checked {
-            self.store.set_epoch_deadline(budget_ticks());
-        }
+        // Ignored by code compiled without budget checks.
+        self.store.set_epoch_deadline(budget_ticks());
         let count_x = u64::from(state.workgroup_count_x);
         let count_y = u64::from(state.workgroup_count_y);
         let mut x = (first % count_x) as u32;
@@ -653,9 +650,9 @@ impl Worker {
             let w = scratch + WORKGROUP_STATE;
             // SAFETY: the workgroup state lies in the scratch block.
             unsafe {
-                space.put(w, x);
-                space.put(w + 4, y);
-                space.put(w + 8, z);
+                self.space.put(w, x);
+                self.space.put(w + 4, y);
+                self.space.put(w + 8, z);
             }
             match function.call(&mut self.store, args) {
                 Ok(0) => {}
