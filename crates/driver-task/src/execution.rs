@@ -96,8 +96,12 @@ fn dispatch_item(
         lengths.push(length);
     }
     let constants: Box<[u32]> = constants.into();
-    let ptrs: Box<[*mut std::ffi::c_void]> = ptrs.into();
+    let mut ptrs: Box<[*mut std::ffi::c_void]> = ptrs.into();
     let lengths: Box<[usize]> = lengths.into();
+    // SAFETY: the pointers come from the execution's scope, which holds device access to their
+    // allocations until the execution finishes, after every region (and so this item's session)
+    // is done.
+    let session = unsafe { local.begin_dispatch(export, &mut ptrs, &lengths) }?;
     let state = dispatch_state(&DispatchArgs {
         export,
         workgroup_count: counts,
@@ -114,6 +118,7 @@ fn dispatch_item(
         _constants: constants,
         _binding_ptrs: ptrs,
         _binding_lengths: lengths,
+        session: Mutex::new(session),
     }))
 }
 
@@ -391,6 +396,8 @@ impl Execution {
                         pool.announce(self, total - claimed);
                         return first;
                     }
+                    // Nothing to run (zero workgroups): the region is complete already.
+                    self.finish_region(index);
                 }
                 Err(status) => self.record_failure(status),
             }
@@ -446,10 +453,21 @@ impl Execution {
             if !self.regions.complete(claim) {
                 return true;
             }
+            self.finish_region(claim.region);
             // Last finisher: open the next region, keeping its first chunk.
             match self.open_from(pool, claim.region + 1, true) {
                 Some(next) => claim = next,
                 None => return true,
+            }
+        }
+    }
+
+    /// Ends every item of a completed region (runner sessions write staged bindings back)
+    /// before the next region may start.
+    fn finish_region(&self, index: usize) {
+        for item in self.regions.region(index).items() {
+            if let Err(status) = item.finish() {
+                self.record_failure(status);
             }
         }
     }

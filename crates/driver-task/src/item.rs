@@ -4,7 +4,7 @@ use std::ffi::c_void;
 
 use hal_core::{Executable, FillPattern, Result, Status};
 use hal_local::abi::DispatchStateV0;
-use hal_local::{run_workgroups, LocalExecutable, LocalMemory};
+use hal_local::{run_workgroups, DispatchSession, LocalExecutable, LocalMemory};
 use parking_lot::Mutex;
 
 use crate::regions::Tiled;
@@ -32,6 +32,9 @@ pub struct DispatchItem {
     pub(crate) _constants: Box<[u32]>,
     pub(crate) _binding_ptrs: Box<[*mut c_void]>,
     pub(crate) _binding_lengths: Box<[usize]>,
+    /// What the executable's runner set up for the dispatch (staged bindings), finished once
+    /// when the dispatch's region completes.
+    pub(crate) session: Mutex<Option<Box<dyn DispatchSession>>>,
 }
 
 /// One tiled piece of work.
@@ -84,6 +87,18 @@ fn slice(tile: u64, count: u64, len: usize) -> (usize, usize) {
 }
 
 impl Item {
+    /// Ends the item once all its tiles ran (or its execution failed): a dispatch's runner
+    /// session writes staged bindings back.
+    pub fn finish(&self) -> Result<()> {
+        match self {
+            Item::Dispatch(dispatch) => match dispatch.session.lock().take() {
+                Some(session) => session.finish(),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// Runs tiles `[tile, tile + count)` of this item.
     pub fn run(&self, tile: u64, count: u64, context: &mut WorkerContext<'_>) -> Result<()> {
         match self {

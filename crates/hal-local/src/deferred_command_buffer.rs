@@ -239,7 +239,7 @@ impl RecordedCommands {
                     export,
                     counts,
                     &self.constants[constants.clone()],
-                    &resolved,
+                    &mut resolved,
                     processor_id,
                 )
             }

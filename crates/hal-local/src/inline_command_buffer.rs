@@ -101,7 +101,7 @@ impl CommandBufferImpl for InlineCommandBuffer {
                 export,
                 counts,
                 dispatch.constants,
-                &bindings,
+                &mut bindings,
                 processor_id,
             )
         })

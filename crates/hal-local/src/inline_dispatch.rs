@@ -65,6 +65,21 @@ impl ResolvedBindings {
         unsafe { std::slice::from_raw_parts(self.ptrs.as_ptr().cast(), self.count) }
     }
 
+    /// The pointers, mutable for staged copies (see [`WorkgroupRunner::begin_dispatch`]), and
+    /// the lengths.
+    ///
+    /// [`WorkgroupRunner::begin_dispatch`]: crate::WorkgroupRunner::begin_dispatch
+    #[inline]
+    pub fn parts_mut(&mut self) -> (&mut [*mut c_void], &[usize]) {
+        // SAFETY: the first `count` entries of both arrays were written in `resolve`.
+        unsafe {
+            (
+                std::slice::from_raw_parts_mut(self.ptrs.as_mut_ptr().cast(), self.count),
+                std::slice::from_raw_parts(self.lengths.as_ptr().cast(), self.count),
+            )
+        }
+    }
+
     /// The lengths.
     #[inline]
     pub fn lengths(&self) -> &[usize] {
@@ -74,16 +89,22 @@ impl ResolvedBindings {
 }
 
 /// Runs every workgroup of a dispatch on this thread. `bindings` must have been resolved through
-/// `scope`, which must still hold their allocations.
+/// `scope`, which must still hold their allocations; an executable whose runner stages bindings
+/// (see [`crate::WorkgroupRunner::begin_dispatch`]) may repoint them for the dispatch.
 #[inline]
 pub fn dispatch_inline(
     executable: &LocalExecutable,
     export: &ExportEntry,
     workgroup_count: [u32; 3],
     constants: &[u32],
-    bindings: &ResolvedBindings,
+    bindings: &mut ResolvedBindings,
     processor_id: u32,
 ) -> Result<()> {
+    let (ptrs, lengths) = bindings.parts_mut();
+    // SAFETY: the binding pointers come from a scope that holds device access to their
+    // allocations for the whole call (the caller's obligation), so they are valid and no host
+    // mapping aliases them until the session is finished below.
+    let session = unsafe { executable.begin_dispatch(export, ptrs, lengths) }?;
     let args = DispatchArgs {
         export,
         workgroup_count,
@@ -92,12 +113,18 @@ pub fn dispatch_inline(
         binding_lengths: bindings.lengths(),
         max_concurrency: 1,
     };
-    let state = dispatch_state(&args)?;
-    let total = workgroup_total(workgroup_count);
-    with_thread_local_memory(|memory| {
-        // SAFETY: the state was built from these args; binding pointers come from a scope that
-        // holds device access to their allocations (the caller's obligation), so they are valid
-        // and no host mapping aliases them.
-        unsafe { run_workgroups(executable, export, &state, 0, total, processor_id, memory) }
-    })
+    let result = dispatch_state(&args).and_then(|state| {
+        let total = workgroup_total(workgroup_count);
+        with_thread_local_memory(|memory| {
+            // SAFETY: the state was built from these args; binding pointers are valid as above
+            // (or staged copies the session keeps alive).
+            unsafe { run_workgroups(executable, export, &state, 0, total, processor_id, memory) }
+        })
+    });
+    match session {
+        None => result,
+        // The staged bindings are written back whatever the kernel did, as in-place bindings
+        // would keep whatever it wrote; the dispatch's own failure comes first.
+        Some(session) => result.and(session.finish()),
+    }
 }

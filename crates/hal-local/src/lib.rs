@@ -63,7 +63,7 @@ pub use transfer::read_workgroup_counts;
 pub use wait_list::{when_reached, Resolved};
 pub use workgroup_loop::{
     dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs,
-    LocalMemory, WorkgroupRunner,
+    DispatchSession, LocalMemory, WorkgroupRunner,
 };
 
 /// Re-exported for loader crates' registrations.

@@ -12,7 +12,7 @@ use crate::abi::{
 use crate::cpu::processor_info;
 use crate::imports::{resolve_imports, ImportProvider};
 use crate::library::{verify_library, ExportEntry};
-use crate::workgroup_loop::WorkgroupRunner;
+use crate::workgroup_loop::{DispatchSession, WorkgroupRunner};
 
 /// An executable whose kernels follow the library ABI and run on the host.
 ///
@@ -168,6 +168,29 @@ impl LocalExecutable {
     #[inline(always)]
     pub fn runner(&self) -> Option<&dyn WorkgroupRunner> {
         self.runner.as_deref()
+    }
+
+    /// Sets up one dispatch of `export` before any of its workgroups runs (see
+    /// [`WorkgroupRunner::begin_dispatch`]): `None` for native kernels, which need nothing, or a
+    /// session the caller must finish once after the dispatch's last workgroup.
+    ///
+    /// # Safety
+    /// As [`WorkgroupRunner::begin_dispatch`]; `export` belongs to this executable.
+    #[inline]
+    pub unsafe fn begin_dispatch(
+        &self,
+        export: &ExportEntry,
+        binding_ptrs: &mut [*mut c_void],
+        binding_lengths: &[usize],
+    ) -> Result<Option<Box<dyn DispatchSession>>> {
+        match &self.runner {
+            None => Ok(None),
+            Some(runner) => {
+                let ordinal = self.ordinal_of(export)?;
+                // SAFETY: forwarded from the caller.
+                unsafe { runner.begin_dispatch(ordinal, binding_ptrs, binding_lengths) }
+            }
+        }
     }
 
     /// The ordinal of one of this executable's exports.

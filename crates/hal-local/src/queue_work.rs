@@ -69,7 +69,7 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
                 local.export(*ordinal)?,
                 counts,
                 constants,
-                &resolved,
+                &mut resolved,
                 current_processor_id(),
             )
         })(),

@@ -103,11 +103,44 @@ pub fn with_thread_local_memory<R>(f: impl FnOnce(&mut LocalMemory) -> R) -> R {
     })
 }
 
+/// What a [`WorkgroupRunner`] set up for one dispatch in [`WorkgroupRunner::begin_dispatch`]:
+/// finished once, after the dispatch's last workgroup ran (or the dispatch failed), on whichever
+/// thread completes the dispatch. Dropping it without [`DispatchSession::finish`] (the dispatch
+/// never ran) undoes the setup without writing anything back.
+pub trait DispatchSession: Send + Sync {
+    /// Ends the dispatch: writes staged bindings back to their buffers and frees the staging.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
 /// Runs the workgroups of exports that are not native functions: a kernel in a sandbox (WebAssembly)
 /// or any other backend. A [`LocalExecutable`] made by [`LocalExecutable::with_runner`] hands
 /// every [`run_workgroups`] call to its runner, so drivers dispatch every kind of kernel through
 /// that one function.
+///
+/// Drivers call [`LocalExecutable::begin_dispatch`] once per dispatch before any of its workgroups
+/// run and finish the session it returns once after the last; in between, any number of threads
+/// may call [`WorkgroupRunner::run_workgroups`] for disjoint ranges of workgroups.
 pub trait WorkgroupRunner: Send + Sync + 'static {
+    /// Sets up one dispatch of export `ordinal` before any of its workgroups runs. A runner whose
+    /// kernels cannot reach some bindings where they are (a sandbox that sees only its own
+    /// memory) may replace those pointers in `binding_ptrs` with staged copies that every thread
+    /// running the dispatch shares, to be written back by the returned session. The default sets
+    /// up nothing.
+    ///
+    /// # Safety
+    /// Each pointer in `binding_ptrs` is valid for reads and writes of the length at the same
+    /// index of `binding_lengths` until the returned session is finished or dropped, and no host
+    /// reference to that memory is alive meanwhile.
+    unsafe fn begin_dispatch(
+        &self,
+        ordinal: u32,
+        binding_ptrs: &mut [*mut c_void],
+        binding_lengths: &[usize],
+    ) -> Result<Option<Box<dyn DispatchSession>>> {
+        let _ = (ordinal, binding_ptrs, binding_lengths);
+        Ok(None)
+    }
+
     /// Runs workgroups with linear ids `[first, first + count)` of export `ordinal` (x fastest,
     /// then y, then z), stopping at the first failure; a failure names the export.
     ///
