@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use crate::item::{DispatchItem, Item, Once, WorkerContext};
 use crate::pool::PoolShared;
-use crate::regions::{Claim, Region, Regions};
+use crate::regions::{region_tiles, Claim, Region, Regions, MAX_REGION_TILES};
 
 /// Regions of at most this many tiles are small: a waiting thread runs them itself.
 const SMALL_REGION_TILES: u64 = 8;
@@ -114,7 +114,7 @@ fn dispatch_item(
         executable: executable.clone(),
         ordinal,
         state,
-        workgroups: counts.iter().map(|&c| u64::from(c)).product(),
+        workgroups: hal_core::workgroup_total(counts)?,
         _constants: constants,
         _binding_ptrs: ptrs,
         _binding_lengths: lengths,
@@ -364,7 +364,9 @@ impl Execution {
                         )))
                     }
                     QueueWork::HostCall { .. } => match work.take() {
-                        Some(QueueWork::HostCall { call }) => Item::Once(Mutex::new(Some(call))),
+                        Some(QueueWork::HostCall { call }) => Item::Once(Mutex::new(Some(
+                            Box::new(move || hal_local::run_nested(call)) as Once,
+                        ))),
                         _ => unreachable!("matched a host call above"),
                     },
                     QueueWork::Barrier | QueueWork::Execute { .. } => {
@@ -387,6 +389,11 @@ impl Execution {
     ) -> Option<Claim> {
         while index < self.regions.len() && !self.failed.load(Ordering::Acquire) {
             match self.plan(index) {
+                Ok(items) if region_tiles(&items).is_none() => {
+                    self.record_failure(Status::out_of_range(format!(
+                        "region {index} holds more than {MAX_REGION_TILES} workgroups and transfer tiles"
+                    )));
+                }
                 Ok(items) => {
                     let region = Region::new(items, self.threads);
                     let total = region.total();

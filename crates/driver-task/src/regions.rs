@@ -26,6 +26,18 @@ pub trait Tiled {
     fn tiles(&self) -> u64;
 }
 
+/// The most tiles one region may hold: claimers may push the cursor past the total by a chunk
+/// each, so it must stay far from wrapping around.
+pub const MAX_REGION_TILES: u64 = u64::MAX / 2;
+
+/// The tiles of `items` together, if they fit in one region ([`MAX_REGION_TILES`]).
+pub fn region_tiles<I: Tiled>(items: &[I]) -> Option<u64> {
+    items
+        .iter()
+        .try_fold(0u64, |total, item| total.checked_add(item.tiles()))
+        .filter(|&total| total <= MAX_REGION_TILES)
+}
+
 /// One region: its items, where each item's tiles start, and the claim state.
 pub struct Region<I> {
     items: Vec<I>,
@@ -37,7 +49,8 @@ pub struct Region<I> {
 }
 
 impl<I: Tiled> Region<I> {
-    /// A region over `items`, claimed `chunk` tiles at a time.
+    /// A region over `items`, claimed `chunk` tiles at a time. Their tiles must fit in a region
+    /// (see [`region_tiles`]).
     pub fn new(items: Vec<I>, threads: usize) -> Region<I> {
         // Where each item's tiles start; a one-item region (the common case between barriers)
         // needs no table, and no allocation for it.

@@ -16,6 +16,7 @@ use crate::buffer::{check_fill_alignment, check_no_overlap, Buffer};
 use crate::buffer_ref::{BindingTableEntry, BufferRef, SlotRequirement};
 use crate::executable::Executable;
 use crate::memory::{BufferUsage, DeviceSize, FillPattern, MAX_UPDATE_SIZE, WHOLE_BUFFER};
+use crate::workgroups::{workgroup_total, Workgroups};
 use crate::{Event, Result, Status};
 
 bitflags! {
@@ -90,15 +91,6 @@ impl CommandBufferParams {
         }
         Ok(())
     }
-}
-
-/// How many workgroups a dispatch runs.
-#[derive(Clone, Copy, Debug)]
-pub enum Workgroups<'a> {
-    /// Counts known at record time.
-    Static([u32; 3]),
-    /// Three u32 counts read from a buffer when the dispatch executes.
-    Indirect(BufferRef<'a>),
 }
 
 /// A validated dispatch, as drivers receive it.
@@ -456,6 +448,9 @@ impl CommandBuffer {
     ) -> Result<()> {
         self.require_category(CommandCategory::DISPATCH, "dispatch")?;
         validate_dispatch_shape(executable, ordinal, constants, bindings)?;
+        if let Workgroups::Static(counts) = workgroups {
+            workgroup_total(counts)?;
+        }
         for (index, binding) in bindings.iter().enumerate() {
             self.check_ref_for(binding, BufferUsage::empty(), true, "dispatch binding")
                 .and_then(|_| require_dispatch_usage(binding))
@@ -480,11 +475,13 @@ impl CommandBuffer {
     }
 
     /// Checks that the buffer can be submitted with `binding_table` and resolves the table.
-    /// Marks one-shot buffers as submitted.
+    /// A one-shot buffer is claimed for this submission: the claim is given back when the
+    /// returned [`SubmitClaim`] drops uncommitted (the submission was refused after all), so a
+    /// refused call leaves the buffer submittable.
     pub fn prepare_submit(
         &self,
         binding_table: &[BufferRef<'_>],
-    ) -> Result<Vec<BindingTableEntry>> {
+    ) -> Result<(Vec<BindingTableEntry>, SubmitClaim<'_>)> {
         if self.state != RecordingState::Executable {
             return Err(Status::failed_precondition(format!(
                 "cannot submit a command buffer in state {:?}; call end first",
@@ -523,14 +520,40 @@ impl CommandBuffer {
                 )));
             }
         }
-        if self.params.mode.contains(CommandBufferMode::ONE_SHOT)
-            && self.submitted.swap(true, Ordering::AcqRel)
-        {
-            return Err(Status::failed_precondition(
-                "a one-shot command buffer can be submitted only once",
-            ));
+        let claimed = if self.params.mode.contains(CommandBufferMode::ONE_SHOT) {
+            if self.submitted.swap(true, Ordering::AcqRel) {
+                return Err(Status::failed_precondition(
+                    "a one-shot command buffer can be submitted only once",
+                ));
+            }
+            Some(&self.submitted)
+        } else {
+            None
+        };
+        Ok((table, SubmitClaim { claimed }))
+    }
+}
+
+/// A one-shot command buffer's claim on its single submission, from
+/// [`CommandBuffer::prepare_submit`]: dropped without [`SubmitClaim::commit`], it gives the claim
+/// back.
+#[must_use = "drop the claim only when the submission was refused"]
+pub struct SubmitClaim<'a> {
+    claimed: Option<&'a AtomicBool>,
+}
+
+impl SubmitClaim<'_> {
+    /// The submission was accepted: the buffer stays submitted.
+    pub fn commit(mut self) {
+        self.claimed = None;
+    }
+}
+
+impl Drop for SubmitClaim<'_> {
+    fn drop(&mut self) {
+        if let Some(submitted) = self.claimed {
+            submitted.store(false, Ordering::Release);
         }
-        Ok(table)
     }
 }
 

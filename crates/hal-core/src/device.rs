@@ -113,6 +113,20 @@ fn check_signals(signals: &[Timepoint]) -> Result<()> {
     Ok(())
 }
 
+/// Runs a user's host call, turning a panic into a status: the call runs on whichever thread
+/// releases it (a signalling host thread, a worker), and an unwinding panic there would skip the
+/// completion of this operation and of everything that thread was about to run.
+fn catch_host_call_panic(call: impl FnOnce() -> Result<()>) -> Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a non-string payload");
+        Err(Status::internal(format!("host call panicked: {what}")))
+    })
+}
+
 impl Device {
     /// Wraps a driver's device.
     pub fn new(inner: Arc<dyn DeviceImpl>) -> Device {
@@ -200,16 +214,21 @@ impl Device {
         command_buffer: &CommandBuffer,
         binding_table: &[BufferRef<'_>],
     ) -> Result<()> {
-        let binding_table = command_buffer.prepare_submit(binding_table)?;
+        // Everything that can refuse the call comes before the one-shot claim is committed, so
+        // a refused call has no effect.
+        check_signals(signals)?;
+        let (binding_table, claim) = command_buffer.prepare_submit(binding_table)?;
         let submission = command_buffer.inner().submission().into();
-        self.submit(
-            waits,
-            signals,
-            QueueWork::Execute {
+        self.0.queue_submit(QueueOperation {
+            waits: waits.to_vec(),
+            signals: signals.to_vec(),
+            work: QueueWork::Execute {
                 submission,
                 binding_table,
             },
-        )
+        })?;
+        claim.commit();
+        Ok(())
     }
 
     /// Once `waits` are reached, signals `signals`.
@@ -327,7 +346,10 @@ impl Device {
             }
         }
         let workgroups = match workgroups {
-            crate::Workgroups::Static(counts) => QueueWorkgroups::Static(counts),
+            crate::Workgroups::Static(counts) => {
+                crate::workgroup_total(counts)?;
+                QueueWorkgroups::Static(counts)
+            }
             crate::Workgroups::Indirect(parameters) => {
                 let entry = resolve_binding_table(&[parameters])?.remove(0);
                 entry.buffer.require_usage(
@@ -388,7 +410,9 @@ impl Device {
     }
 
     /// Calls `call` on a host thread once `waits` are reached; an error it returns fails the
-    /// signal semaphores.
+    /// signal semaphores. A panic in `call` is caught where it is called and fails the signal
+    /// semaphores with `INTERNAL` naming the panic; it never unwinds into the runtime or the
+    /// thread that happens to run the call.
     pub fn queue_host_call(
         &self,
         waits: &[Timepoint],
@@ -399,7 +423,7 @@ impl Device {
             waits,
             signals,
             QueueWork::HostCall {
-                call: Box::new(call),
+                call: Box::new(move || catch_host_call_panic(call)),
             },
         )
     }

@@ -10,6 +10,10 @@ use crate::{Result, Status};
 pub const MAX_CONSTANT_COUNT: u32 = 64;
 /// The most bindings one export may take (IREE's limit).
 pub const MAX_BINDING_COUNT: u32 = 64;
+/// The most executable-level (specialisation) constants one executable may be prepared with:
+/// loaders copy them into memory the kernels see, so the count is bounded before any loader
+/// runs. IREE's compiler emits a handful.
+pub const MAX_EXECUTABLE_CONSTANT_COUNT: usize = 1024;
 
 /// What the runtime knows about one export (entry point) of an executable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,8 +201,16 @@ impl ExecutableCache {
         self.0.can_prepare_format(format)
     }
 
-    /// Loads an executable. An unknown format is `NOT_FOUND`; bad data is a loader's error.
+    /// Loads an executable. An unknown format is `NOT_FOUND`; more than
+    /// [`MAX_EXECUTABLE_CONSTANT_COUNT`] executable constants is `INVALID_ARGUMENT`; bad data is a
+    /// loader's error.
     pub fn prepare_executable(&self, params: &ExecutableParams<'_>) -> Result<Executable> {
+        if params.constants.len() > MAX_EXECUTABLE_CONSTANT_COUNT {
+            return Err(Status::invalid_argument(format!(
+                "{} executable constants exceed the limit of {MAX_EXECUTABLE_CONSTANT_COUNT}",
+                params.constants.len()
+            )));
+        }
         if !self.0.can_prepare_format(params.format) {
             return Err(Status::not_found(format!(
                 "no executable loader for format '{}'",

@@ -24,6 +24,7 @@ mod queue;
 mod semaphore;
 mod status;
 mod timeout;
+mod workgroups;
 
 pub use access_gate::AccessGate;
 pub use allocator::{Allocator, AllocatorImpl, AllocatorStatistics, HostAllocation};
@@ -33,7 +34,7 @@ pub use buffer::{
 pub use buffer_ref::{BindingTableEntry, BufferRef, ResolvedRef, SlotRequirement};
 pub use command_buffer::{
     CommandBuffer, CommandBufferImpl, CommandBufferMode, CommandBufferParams, CommandCategory,
-    Dispatch, RecordingState, Submission, Workgroups,
+    Dispatch, RecordingState, Submission, SubmitClaim,
 };
 pub use device::{Device, DeviceImpl, DeviceInfo};
 pub use device_uri::{DeviceParams, DeviceSelector, DeviceUri, ParameterInfo};
@@ -41,6 +42,7 @@ pub use driver::{create_device, registered_drivers, Driver, DriverImpl, DriverRe
 pub use executable::{
     Event, EventImpl, Executable, ExecutableCache, ExecutableCacheImpl, ExecutableImpl,
     ExecutableParams, ExportInfo, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT,
+    MAX_EXECUTABLE_CONSTANT_COUNT,
 };
 pub use mapping::{MappedRead, MappedWrite};
 pub use memory::{
@@ -51,6 +53,7 @@ pub use queue::{HostCall, QueueOperation, QueueWork, QueueWorkgroups, Submission
 pub use semaphore::{Semaphore, SemaphoreImpl, Timepoint, WaitMode};
 pub use status::{Result, ResultExt, Status, StatusCode};
 pub use timeout::Timeout;
+pub use workgroups::{workgroup_total, Workgroups, MAX_WORKGROUP_COUNT_Z};
 
 /// Re-exported so that driver crates can register without depending on `inventory` themselves.
 pub use inventory;

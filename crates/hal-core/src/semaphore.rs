@@ -88,10 +88,14 @@ pub struct Timepoint {
 }
 
 /// Whether a wait on a list needs all timepoints reached or any one of them.
+///
+/// When the list already holds both a failed and a reached timepoint, the result does not
+/// depend on their order: `All` fails with the first failure in list order, `Any` succeeds.
+/// While blocked, the first event to happen decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitMode {
-    /// Wait until every timepoint is reached (or one fails).
+    /// Wait until every timepoint is reached; fails as soon as one fails.
     All,
-    /// Wait until at least one timepoint is reached (or one fails).
+    /// Wait until at least one timepoint is reached, or one fails (a reached one wins).
     Any,
 }

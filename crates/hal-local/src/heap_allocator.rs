@@ -253,7 +253,9 @@ impl BufferStorage for HostImportStorage {
 impl Drop for HostImportStorage {
     fn drop(&mut self) {
         if let Some(release) = self.release.lock().take() {
-            release();
+            // The last reference may go on a worker thread or inside a semaphore signal: a
+            // panicking release callback must not unwind there. The panic hook has reported it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(release));
         }
     }
 }

@@ -3,13 +3,13 @@
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 
-use hal_core::{ResolvedRef, Result, Status, MAX_BINDING_COUNT};
+use hal_core::{workgroup_total, ResolvedRef, Result, Status, MAX_BINDING_COUNT};
 
 use crate::device_scope::DeviceScope;
 use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
 use crate::workgroup_loop::{
-    dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs,
+    dispatch_state, run_workgroups, with_thread_local_memory, DispatchArgs,
 };
 
 const MAX_BINDINGS: usize = MAX_BINDING_COUNT as usize;
@@ -114,7 +114,7 @@ pub fn dispatch_inline(
         max_concurrency: 1,
     };
     let result = dispatch_state(&args).and_then(|state| {
-        let total = workgroup_total(workgroup_count);
+        let total = workgroup_total(workgroup_count)?;
         with_thread_local_memory(|memory| {
             // SAFETY: the state was built from these args; binding pointers are valid as above
             // (or staged copies the session keeps alive).

@@ -57,13 +57,13 @@ pub use loader::{
 pub use local_executable::{query_library_name, LocalExecutable};
 pub use multi_wait::wait_timepoints;
 pub use queue_work::{complete, execute_work, fail_all, signal_all};
-pub use ready_queue::run_or_defer;
+pub use ready_queue::{run_nested, run_or_defer};
 pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId, WaitHelper};
 pub use transfer::read_workgroup_counts;
 pub use wait_list::{when_reached, Resolved};
 pub use workgroup_loop::{
-    dispatch_state, run_workgroups, with_thread_local_memory, workgroup_total, DispatchArgs,
-    DispatchSession, LocalMemory, WorkgroupRunner,
+    dispatch_state, run_workgroups, with_thread_local_memory, DispatchArgs, DispatchSession,
+    LocalMemory, WorkgroupRunner,
 };
 
 /// Re-exported for loader crates' registrations.

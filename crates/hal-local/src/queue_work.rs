@@ -10,6 +10,7 @@ use crate::deferred_command_buffer::RecordedCommands;
 use crate::device_scope::DeviceScope;
 use crate::inline_dispatch::{dispatch_inline, ResolvedBindings};
 use crate::local_executable::LocalExecutable;
+use crate::ready_queue::run_nested;
 use crate::transfer;
 
 fn range(entry: &BindingTableEntry) -> ResolvedRef<'_> {
@@ -76,7 +77,7 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
         QueueWork::Alloca { buffer } => buffer.storage().commit(),
         QueueWork::Dealloca { buffer } => buffer.storage().decommit(),
         QueueWork::HostCall { .. } => match std::mem::replace(work, QueueWork::Barrier) {
-            QueueWork::HostCall { call } => call(),
+            QueueWork::HostCall { call } => run_nested(call),
             _ => unreachable!("matched a host call above"),
         },
     };

@@ -38,6 +38,35 @@ pub fn run_or_defer(job: impl FnOnce() + 'static) {
     }
 }
 
+/// Runs `f` — user code such as a host call — as if no job were running on this thread: work
+/// that `f` makes ready (by signalling a semaphore) runs at once, inside `f`, instead of after the
+/// job that runs `f`. So a host call may signal a semaphore and then wait for the work it
+/// released. Jobs deferred before stay queued and run after `f`, in order.
+pub fn run_nested<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore {
+        draining: bool,
+        queued: VecDeque<Job>,
+    }
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DRAINING.with(|d| d.set(self.draining));
+            let queued = std::mem::take(&mut self.queued);
+            READY.with(|q| {
+                let mut q = q.borrow_mut();
+                // Anything `f` left (nothing, unless it panicked mid-drain) runs after the jobs
+                // that were waiting before it.
+                let inner = std::mem::replace(&mut *q, queued);
+                q.extend(inner);
+            });
+        }
+    }
+    let _restore = Restore {
+        draining: DRAINING.with(|d| d.replace(false)),
+        queued: READY.with(|q| std::mem::take(&mut *q.borrow_mut())),
+    };
+    f()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +83,32 @@ mod tests {
             l.borrow_mut().push(2);
         });
         assert_eq!(*log.borrow(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn nested_scopes_run_released_work_at_once() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        run_or_defer(move || {
+            let queued = l.clone();
+            run_or_defer(move || queued.borrow_mut().push("queued before"));
+            let inner = l.clone();
+            run_nested(move || {
+                let released = inner.clone();
+                run_or_defer(move || released.borrow_mut().push("released inside"));
+                inner.borrow_mut().push("after release");
+            });
+            l.borrow_mut().push("end of job");
+        });
+        assert_eq!(
+            *log.borrow(),
+            [
+                "released inside",
+                "after release",
+                "end of job",
+                "queued before"
+            ]
+        );
     }
 
     #[test]

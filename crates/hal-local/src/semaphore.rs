@@ -192,6 +192,26 @@ impl LocalSemaphore {
     }
 }
 
+/// Calls every callback with `result()`. Each one is a parked operation or a waiter: should one
+/// panic, the others still run (none is dropped unrun), and the first panic resumes afterwards.
+fn run_callbacks(
+    callbacks: impl IntoIterator<Item = TimepointCallback>,
+    result: impl Fn() -> Result<()>,
+) {
+    let mut first_panic = None;
+    for callback in callbacks {
+        let outcome = result();
+        if let Err(payload) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(outcome)))
+        {
+            first_panic.get_or_insert(payload);
+        }
+    }
+    if let Some(payload) = first_panic {
+        std::panic::resume_unwind(payload);
+    }
+}
+
 impl SemaphoreImpl for LocalSemaphore {
     fn query(&self) -> Result<u64> {
         if self.failed.load(Ordering::Acquire) {
@@ -226,9 +246,7 @@ impl SemaphoreImpl for LocalSemaphore {
             None => std::mem::take(&mut state.pending),
         };
         drop(state);
-        for (_, callback) in due {
-            callback(Ok(()));
-        }
+        run_callbacks(due.into_values(), || Ok(()));
         Ok(())
     }
 
@@ -241,9 +259,7 @@ impl SemaphoreImpl for LocalSemaphore {
         self.failed.store(true, Ordering::Release);
         let due = std::mem::take(&mut state.pending);
         drop(state);
-        for (_, callback) in due {
-            callback(Err(status.clone()));
-        }
+        run_callbacks(due.into_values(), || Err(status.clone()));
     }
 
     fn wait(&self, value: u64, timeout: Timeout) -> Result<()> {

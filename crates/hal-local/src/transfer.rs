@@ -97,5 +97,7 @@ pub fn read_workgroup_counts(
     // SAFETY: device access is held and 12 bytes lie inside the allocation (checked above);
     // an unaligned read is used because subspans may shift alignment.
     unsafe { std::ptr::copy_nonoverlapping(ptr, counts.as_mut_ptr().cast::<u8>(), 12) };
+    hal_core::workgroup_total(counts)
+        .map_err(|status| status.with_context("read as indirect workgroup counts"))?;
     Ok(counts)
 }

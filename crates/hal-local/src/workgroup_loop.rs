@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::ffi::c_void;
 
-use hal_core::{Result, Status, MAX_BINDING_COUNT};
+use hal_core::{workgroup_total, Result, Status, MAX_BINDING_COUNT};
 
 use crate::abi::{DispatchStateV0, WorkgroupStateV0};
 use crate::cpu::DenormalsFlushed;
@@ -32,13 +32,11 @@ pub struct DispatchArgs<'a> {
 #[inline]
 pub fn dispatch_state(args: &DispatchArgs<'_>) -> Result<DispatchStateV0> {
     let export = args.export;
+    // Every path to a kernel comes through here: static counts were checked when recorded, but
+    // indirect ones are only known now.
+    workgroup_total(args.workgroup_count)?;
     let [x, y, z] = args.workgroup_count;
-    let z = u16::try_from(z).map_err(|_| {
-        Status::out_of_range(format!(
-            "workgroup count z {z} exceeds the ABI limit of {}",
-            u16::MAX
-        ))
-    })?;
+    let z = z as u16; // Checked against MAX_WORKGROUP_COUNT_Z above.
     if args.binding_ptrs.len() > MAX_BINDING_COUNT as usize
         || args.binding_ptrs.len() != args.binding_lengths.len()
     {
@@ -272,9 +270,4 @@ pub unsafe fn run_workgroups(
         }
     }
     Ok(())
-}
-
-/// Total workgroups of a dispatch.
-pub fn workgroup_total(count: [u32; 3]) -> u64 {
-    u64::from(count[0]) * u64::from(count[1]) * u64::from(count[2])
 }

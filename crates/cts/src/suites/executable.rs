@@ -212,6 +212,27 @@ fn constant_count(ctx: &Ctx<'_>) -> Result<()> {
         &["constant"],
         "1 constant for Kernels",
     )?;
+    // Many constants: compared with the library's count (or refused by hal-core past its
+    // limit) before any loader copies them anywhere.
+    for count in [993, hal_core::MAX_EXECUTABLE_CONSTANT_COUNT] {
+        let constants = vec![7u32; count];
+        expect_err(
+            ctx.prepare(TestLibrary::Specialized, &constants),
+            StatusCode::InvalidArgument,
+            &["constant", &count.to_string()],
+            &format!("{count} constants for Specialized"),
+        )?;
+    }
+    let over = hal_core::MAX_EXECUTABLE_CONSTANT_COUNT + 1;
+    expect_err(
+        ctx.prepare(TestLibrary::Specialized, &vec![7u32; over]),
+        StatusCode::InvalidArgument,
+        &[
+            &over.to_string(),
+            &hal_core::MAX_EXECUTABLE_CONSTANT_COUNT.to_string(),
+        ],
+        &format!("{over} constants for Specialized"),
+    )?;
     Ok(())
 }
 

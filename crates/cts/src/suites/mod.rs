@@ -7,6 +7,7 @@ mod driver;
 mod executable;
 mod mapping;
 mod queue;
+mod robustness;
 mod semaphore;
 mod semaphore_threads;
 mod stress;
@@ -29,6 +30,7 @@ pub(crate) fn all() -> Vec<Case> {
         semaphore_threads::cases(),
         queue::cases(),
         submission::cases(),
+        robustness::cases(),
         stress::cases(),
     ]
     .concat()
