@@ -479,6 +479,17 @@ impl Execution {
         }
     }
 
+    /// Whether the open region runs host code (a host call, alloca or dealloca) rather than
+    /// only kernel and transfer tiles.
+    pub fn runs_host_code(&self) -> bool {
+        self.regions.current().is_some_and(|(_, region)| {
+            region
+                .items()
+                .iter()
+                .any(|item| matches!(item, Item::Once(_)))
+        })
+    }
+
     /// Whether the open region is small enough that a waiting thread should run it itself
     /// (larger ones are left to the workers, so the waiter does not oversubscribe the cores).
     pub fn is_small(&self) -> bool {

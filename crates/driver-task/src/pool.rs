@@ -84,11 +84,13 @@ impl PoolShared {
         self.active.lock().iter().find(|e| wanted(e)).cloned()
     }
 
-    /// Runs one chunk of a small region on the calling thread (a waiting host thread); false if
-    /// there was none. Large regions are the workers': a waiter taking tiles there would only
-    /// oversubscribe the cores.
+    /// Runs one chunk of a small region of device tiles on the calling thread (a waiting host
+    /// thread); false if there was none. Large regions are the workers': a waiter taking tiles
+    /// there would only oversubscribe the cores. Regions that run host code (host calls, queue
+    /// alloca and dealloca) are the workers' too: it may block for any time, or on the waiting
+    /// thread itself.
     pub fn help_once(self: &Arc<Self>) -> bool {
-        self.run_once(|e| e.has_claimable() && e.is_small())
+        self.run_once(|e| e.has_claimable() && e.is_small() && !e.runs_host_code())
     }
 
     /// Runs one chunk of any region on the calling thread (after shutdown); false if none.

@@ -48,8 +48,12 @@ pub struct LocalSemaphore {
 /// Lets a thread that waits on a semaphore run ready device work itself instead of sleeping
 /// while a worker wakes up: for small submissions, waking a parked worker costs more than the
 /// work. Drivers with worker pools pass one to [`LocalSemaphore::with_helper`].
+///
+/// A waiter must be able to return at its deadline, so a helper runs only short device work
+/// (tiles of kernels and transfers), never user code such as host calls, which may block on
+/// anything — the waiting thread included. Waits with `Timeout::Immediate` never help.
 pub trait WaitHelper: Send + Sync {
-    /// Runs one bounded piece of ready work on this thread; false if there was none.
+    /// Runs one bounded piece of ready device work on this thread; false if there was none.
     fn help_once(&self) -> bool;
     /// How long a waiter with nothing to run spins before it blocks: work in flight on another
     /// thread often finishes sooner than a blocked thread can be woken.
@@ -98,6 +102,10 @@ impl LocalSemaphore {
                 return Ok(true);
             }
             if helper.help_once() {
+                // Only a waiter with time left starts more work.
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return self.is_reached(value);
+                }
                 spin_until = None;
                 continue;
             }
@@ -267,7 +275,8 @@ impl SemaphoreImpl for LocalSemaphore {
             return Ok(());
         }
         let deadline = timeout.deadline();
-        if self.help_until(value, deadline)? {
+        // An Immediate wait must not block, so it runs nothing either.
+        if timeout != Timeout::Immediate && self.help_until(value, deadline)? {
             return Ok(());
         }
         let notification = Arc::new(Notification::new());
