@@ -8,8 +8,8 @@ use hal_core::{
     ExecutableCache, QueueOperation, Result, Semaphore, Timeout, Timepoint, WaitMode,
 };
 use hal_local::{
-    fail_all, loader_formats, run_or_defer, wait_timepoints, when_reached, DeferredCommandBuffer,
-    HeapAllocator, LocalEvent, LocalExecutableCache, LocalSemaphore,
+    loader_formats, run_or_defer, wait_timepoints, when_reached, DeferredCommandBuffer,
+    HeapAllocator, LocalEvent, LocalExecutableCache, LocalSemaphore, QueueSignals,
 };
 
 use crate::execution::Execution;
@@ -94,20 +94,26 @@ impl DeviceImpl for TaskDevice {
         ))))
     }
 
-    fn queue_submit(&self, mut operation: QueueOperation) -> Result<()> {
-        for signal in &operation.signals {
-            LocalSemaphore::from_handle(&signal.semaphore)?;
-        }
-        let waits = std::mem::take(&mut operation.waits);
+    fn queue_submit(&self, operation: QueueOperation) -> Result<()> {
+        let QueueOperation {
+            waits,
+            signals,
+            work,
+        } = operation;
+        let signals = QueueSignals::new(&signals)?;
         let pool = self.pool.shared().clone();
         when_reached(
             &waits,
+            signals,
             // Deferred while this thread is already completing work, so a long chain of parked
             // operations released by one signal runs in a loop, not in nested calls.
-            Box::new(move |resolved| {
+            Box::new(move |resolved, signals| {
                 run_or_defer(move || match resolved {
-                    Ok(()) => Execution::start(&pool, operation.work, operation.signals),
-                    Err(status) => fail_all(&operation.signals, &status),
+                    Ok(()) => Execution::start(&pool, work, signals),
+                    Err(status) => {
+                        drop(work);
+                        signals.complete(Err(status));
+                    }
                 })
             }),
         )

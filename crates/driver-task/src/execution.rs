@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use hal_core::{
     check_no_overlap, BindingTableEntry, Executable, QueueWork, QueueWorkgroups, ResolvedRef,
-    Result, Status, SubmissionHandle, Timepoint,
+    Result, Status, SubmissionHandle,
 };
 use hal_local::{
-    complete, dispatch_state, read_workgroup_counts, Command, DeviceScope, DispatchArgs,
-    LocalExecutable, RecordedCommands, RecordedWorkgroups,
+    dispatch_state, read_workgroup_counts, Command, DeviceScope, DispatchArgs, LocalExecutable,
+    QueueSignals, RecordedCommands, RecordedWorkgroups,
 };
 use parking_lot::Mutex;
 
@@ -32,20 +32,23 @@ enum Source {
         boundaries: Vec<Range<usize>>,
     },
     /// One queue operation's work: a single region.
-    Work(Mutex<Option<QueueWork>>),
+    Work(QueueWork),
 }
 
 /// A queue operation in flight.
 pub struct Execution {
     regions: Regions<Item>,
-    source: Source,
+    /// Taken when the execution finishes, so what the work holds is released before the
+    /// signals.
+    source: Mutex<Option<Source>>,
     scope: Mutex<DeviceScope>,
     failure: Mutex<Option<Status>>,
     failed: AtomicBool,
     finished: AtomicBool,
     /// Whether the pool's active list holds this execution (added once, at its first region).
     listed: AtomicBool,
-    signals: Vec<Timepoint>,
+    /// Completed (taken) once, when the execution finishes.
+    signals: Mutex<Option<QueueSignals>>,
     threads: usize,
     max_concurrency: u8,
 }
@@ -181,19 +184,19 @@ impl Execution {
     fn new(
         source: Source,
         regions: usize,
-        signals: Vec<Timepoint>,
+        signals: QueueSignals,
         threads: usize,
         max_concurrency: u8,
     ) -> Execution {
         Execution {
             regions: Regions::new(regions),
-            source,
+            source: Mutex::new(Some(source)),
             scope: Mutex::new(DeviceScope::new()),
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             listed: AtomicBool::new(false),
-            signals,
+            signals: Mutex::new(Some(signals)),
             threads,
             max_concurrency,
         }
@@ -201,15 +204,16 @@ impl Execution {
 
     /// Starts `work`: completes it at once if it has nothing to run, otherwise opens its first
     /// region and hands it to the pool. Never blocks.
-    pub fn start(pool: &Arc<PoolShared>, work: QueueWork, signals: Vec<Timepoint>) {
+    pub fn start(pool: &Arc<PoolShared>, work: QueueWork, signals: QueueSignals) {
         let (threads, max_concurrency) = (pool.threads(), pool.max_concurrency());
         let execution = match work {
-            QueueWork::Barrier => return complete(&signals, Ok(())),
+            QueueWork::Barrier => return signals.complete(Ok(())),
             QueueWork::Execute {
                 submission: SubmissionHandle::Executed(failure),
-                ..
+                binding_table,
             } => {
-                return complete(&signals, failure.map_or(Ok(()), Err));
+                drop(binding_table);
+                return signals.complete(failure.map_or(Ok(()), Err));
             }
             QueueWork::Execute {
                 submission: SubmissionHandle::Deferred(program),
@@ -219,7 +223,7 @@ impl Execution {
                     let status = Status::invalid_argument(
                         "command buffer was not recorded by a local CPU driver",
                     );
-                    return complete(&signals, Err(status));
+                    return signals.complete(Err(status));
                 };
                 let boundaries = region_boundaries(commands);
                 let count = boundaries.len();
@@ -230,13 +234,7 @@ impl Execution {
                 };
                 Execution::new(source, count, signals, threads, max_concurrency)
             }
-            work => Execution::new(
-                Source::Work(Mutex::new(Some(work))),
-                1,
-                signals,
-                threads,
-                max_concurrency,
-            ),
+            work => Execution::new(Source::Work(work), 1, signals, threads, max_concurrency),
         };
         let execution = Arc::new(execution);
         execution.open_from(pool, 0, false);
@@ -246,7 +244,11 @@ impl Execution {
     fn plan(&self, index: usize) -> Result<Vec<Item>> {
         let mut scope = self.scope.lock();
         let scope = &mut *scope;
-        match &self.source {
+        let mut source = self.source.lock();
+        let Some(source) = source.as_mut() else {
+            return Err(Status::internal("a finished execution planned a region"));
+        };
+        match source {
             Source::Program {
                 program,
                 table,
@@ -311,8 +313,7 @@ impl Execution {
                 Ok(items)
             }
             Source::Work(work) => {
-                let mut work = work.lock();
-                let item = match work.as_mut().expect("a single region is planned once") {
+                let item = match work {
                     QueueWork::Fill { target, pattern } => {
                         fill_item(scope, &entry_ref(target), *pattern)?
                     }
@@ -363,10 +364,12 @@ impl Execution {
                             Box::new(move || buffer.storage().decommit()) as Once,
                         )))
                     }
-                    QueueWork::HostCall { .. } => match work.take() {
-                        Some(QueueWork::HostCall { call }) => Item::Once(Mutex::new(Some(
-                            Box::new(move || hal_local::run_nested(call)) as Once,
-                        ))),
+                    QueueWork::HostCall { .. } => match std::mem::replace(work, QueueWork::Barrier)
+                    {
+                        QueueWork::HostCall { call } => Item::Once(Mutex::new(Some(Box::new(
+                            move || hal_local::run_nested(call),
+                        )
+                            as Once))),
                         _ => unreachable!("matched a host call above"),
                     },
                     QueueWork::Barrier | QueueWork::Execute { .. } => {
@@ -513,15 +516,20 @@ impl Execution {
         Ok(())
     }
 
-    /// Completes the execution once: releases device access, then signals (or fails) the
-    /// semaphores, then lets the pool forget it; resources go when the last reference does.
+    /// Completes the execution once: releases device access and what the work holds (buffers,
+    /// the command buffer's program), then signals (or fails) the semaphores, then lets the pool
+    /// forget it; the planned regions go when the last reference does.
     fn finish(self: &Arc<Self>, pool: &Arc<PoolShared>) {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
         }
         self.scope.lock().release();
+        let source = self.source.lock().take();
+        drop(source);
         let failure = self.failure.lock().take();
-        complete(&self.signals, failure.map_or(Ok(()), Err));
+        if let Some(signals) = self.signals.lock().take() {
+            signals.complete(failure.map_or(Ok(()), Err));
+        }
         pool.forget(self);
     }
 }

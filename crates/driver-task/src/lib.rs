@@ -14,7 +14,8 @@
 //! - Threads that wait on the device's semaphores run ready work themselves instead of only
 //!   sleeping (option `help_wait`), which is what makes small submissions fast: waking a parked
 //!   worker costs more than the work. Idle workers spin briefly (`spin_us`), then park.
-//! - Kernels get per-worker local memory, `max_concurrency` = the worker count, and the
+//! - Kernels get per-worker local memory, `max_concurrency` = the threads that may run one
+//!   dispatch's workgroups (the workers, plus one helping waiter when `help_wait` is on), and the
 //!   executing worker's CPU as processor id; workers run with denormals flushed to zero.
 //!
 //! URI parameters: see [`PARAMETERS`].

@@ -29,20 +29,26 @@ pub struct PoolShared {
     sleep: Sleep,
     shutdown: AtomicBool,
     workers: usize,
+    /// Whether waiting threads may run tiles (the device's `help_wait`).
+    help_wait: bool,
+    /// Taken by the one non-worker thread that may run tiles at a time (a helping waiter, or
+    /// after shutdown the thread that made work ready), so that `max_concurrency` is true.
+    outside_runner: AtomicBool,
     spin: Duration,
     /// How many idle workers may spin at once: one core is left for host threads.
     max_spinners: usize,
 }
 
 impl PoolShared {
-    /// How many threads may claim tiles (the workers plus a helping waiter).
+    /// How many threads may claim tiles of one region at once: the workers, plus one thread
+    /// from outside the pool (a helping waiter) when waiters help.
     pub fn threads(&self) -> usize {
-        self.workers + 1
+        self.workers + usize::from(self.help_wait)
     }
 
-    /// `max_concurrency` for dispatch states: the worker count.
+    /// `max_concurrency` for dispatch states: [`PoolShared::threads`].
     pub fn max_concurrency(&self) -> u8 {
-        self.workers.min(u8::MAX as usize) as u8
+        self.threads().clamp(1, u8::MAX as usize) as u8
     }
 
     /// Makes an execution with an open region visible to workers and wakes up to `tiles` of
@@ -54,8 +60,9 @@ impl PoolShared {
             self.active_count.store(active.len(), Ordering::Release);
         }
         if self.shutdown.load(Ordering::Acquire) {
-            // No workers left: the announcing thread runs the work itself.
-            while self.run_any_once() {}
+            // No workers left: the announcing thread runs the work itself (or leaves it to the
+            // thread already doing so, which looks again before it stops).
+            while self.run_outside(|e| e.has_claimable()) {}
             return;
         }
         let wanted = usize::try_from(tiles)
@@ -90,12 +97,26 @@ impl PoolShared {
     /// alloca and dealloca) are the workers' too: it may block for any time, or on the waiting
     /// thread itself.
     pub fn help_once(self: &Arc<Self>) -> bool {
-        self.run_once(|e| e.has_claimable() && e.is_small() && !e.runs_host_code())
+        self.help_wait
+            && self.run_outside(|e| e.has_claimable() && e.is_small() && !e.runs_host_code())
     }
 
-    /// Runs one chunk of any region on the calling thread (after shutdown); false if none.
-    fn run_any_once(self: &Arc<Self>) -> bool {
-        self.run_once(|e| e.has_claimable())
+    /// Runs one chunk of a `wanted` execution on the calling thread, which is not a worker, if
+    /// no other such thread is running one. False when there is nothing for it to do: nothing
+    /// wanted, or another outside thread holds the slot — which looks for work again after it
+    /// gives the slot back, so work announced meanwhile is not stranded.
+    fn run_outside(self: &Arc<Self>, wanted: impl Fn(&Execution) -> bool) -> bool {
+        if self.find(&wanted).is_none()
+            || self
+                .outside_runner
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return false;
+        }
+        let ran = self.run_once(&wanted);
+        self.outside_runner.store(false, Ordering::Release);
+        ran || self.find(&wanted).is_some()
     }
 
     fn run_once(self: &Arc<Self>, wanted: impl Fn(&Execution) -> bool) -> bool {
@@ -201,6 +222,8 @@ impl Pool {
             sleep: Sleep::default(),
             shutdown: AtomicBool::new(false),
             workers: options.workers,
+            help_wait: options.help_wait,
+            outside_runner: AtomicBool::new(false),
             spin: options.spin,
             max_spinners: options.workers.min(
                 std::thread::available_parallelism()

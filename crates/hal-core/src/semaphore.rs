@@ -8,7 +8,12 @@ use crate::{Result, Timeout};
 
 /// What drivers implement for semaphores. `signal` must reject values that do not increase,
 /// `fail` keeps the first failure, and waits return that failure once it happened.
-pub trait SemaphoreImpl: Send + Sync + 'static {
+///
+/// Drivers hold semaphores of queued work as `Arc<dyn SemaphoreImpl>`, never as [`Semaphore`]
+/// handles: a handle is what a user holds, and the driver learns through
+/// [`SemaphoreImpl::handle_opened`] / [`SemaphoreImpl::handle_closed`] when none is left, so it
+/// can fail work that nothing could ever release (see [`Semaphore`]).
+pub trait SemaphoreImpl: Any + Send + Sync {
     /// The current value, or the failure.
     fn query(&self) -> Result<u64>;
     /// Raises the value to `value`, which must be greater than the current one.
@@ -19,11 +24,29 @@ pub trait SemaphoreImpl: Send + Sync + 'static {
     fn wait(&self, value: u64, timeout: Timeout) -> Result<()>;
     /// For drivers that downcast their own semaphores.
     fn as_any(&self) -> &dyn Any;
+    /// A user handle was made ([`Semaphore::new`]); its clones count as one.
+    fn handle_opened(&self) {}
+    /// The last clone of a user handle was dropped.
+    fn handle_closed(&self) {}
 }
 
-/// A handle to a timeline semaphore.
+/// A handle to a timeline semaphore: what users hold, cheap to clone.
+///
+/// Work waiting on a semaphore is released by a signal from whoever holds a handle, or by queued
+/// work that signals it. When every handle is dropped and no queued work that can still run
+/// would signal it, the work waiting on it is abandoned: the driver fails that work (and so its
+/// own signal semaphores) with `CANCELLED`, releasing everything it holds.
 #[derive(Clone)]
-pub struct Semaphore(Arc<dyn SemaphoreImpl>);
+pub struct Semaphore(Arc<Handle>);
+
+/// One user handle (and its clones) of a semaphore.
+struct Handle(Arc<dyn SemaphoreImpl>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.handle_closed();
+    }
+}
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -32,36 +55,38 @@ impl fmt::Debug for Semaphore {
 }
 
 impl Semaphore {
-    /// Wraps a driver's semaphore.
+    /// Wraps a driver's semaphore in a new user handle.
     pub fn new(inner: Arc<dyn SemaphoreImpl>) -> Semaphore {
-        Semaphore(inner)
+        inner.handle_opened();
+        Semaphore(Arc::new(Handle(inner)))
     }
 
-    /// The driver's semaphore.
+    /// The driver's semaphore (a reference that is not a user handle).
+    #[inline]
     pub fn inner(&self) -> &Arc<dyn SemaphoreImpl> {
-        &self.0
+        &self.0 .0
     }
 
     /// The current value, or the status it failed with.
     pub fn query(&self) -> Result<u64> {
-        self.0.query()
+        self.inner().query()
     }
 
     /// Raises the value to `value`; a value not above the current one is an
     /// `INVALID_ARGUMENT` error and changes nothing. Work waiting for the new value may run on
     /// this thread before `signal` returns (the local-sync driver does so).
     pub fn signal(&self, value: u64) -> Result<()> {
-        self.0.signal(value)
+        self.inner().signal(value)
     }
 
     /// Fails the semaphore. The first failure wins; every waiter wakes with it.
     pub fn fail(&self, status: crate::Status) {
-        self.0.fail(status)
+        self.inner().fail(status)
     }
 
     /// Waits until the value is at least `value`.
     pub fn wait(&self, value: u64, timeout: impl Into<Timeout>) -> Result<()> {
-        self.0.wait(value, timeout.into())
+        self.inner().wait(value, timeout.into())
     }
 
     /// The point where this semaphore reaches `value`, for wait and signal lists.
@@ -74,7 +99,7 @@ impl Semaphore {
 
     /// Whether two handles refer to the same semaphore.
     pub fn ptr_eq(&self, other: &Semaphore) -> bool {
-        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
+        std::ptr::addr_eq(Arc::as_ptr(self.inner()), Arc::as_ptr(other.inner()))
     }
 }
 

@@ -1,8 +1,7 @@
-//! Running a queue operation's work on the calling thread, and completing its signals.
+//! Running a queue operation's work on the calling thread.
 
 use hal_core::{
     BindingTableEntry, QueueWork, QueueWorkgroups, ResolvedRef, Result, Status, SubmissionHandle,
-    Timepoint,
 };
 
 use crate::cpu::current_processor_id;
@@ -83,29 +82,4 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
     };
     drop(scope);
     result
-}
-
-/// Signals every timepoint. A signal the semaphore refuses (its value already passed, or it
-/// failed) fails that semaphore with the reason, so waiters learn the timeline broke.
-pub fn signal_all(signals: &[Timepoint]) {
-    for signal in signals {
-        if let Err(status) = signal.semaphore.signal(signal.value) {
-            signal.semaphore.fail(status);
-        }
-    }
-}
-
-/// Fails every timepoint's semaphore with `status`.
-pub fn fail_all(signals: &[Timepoint], status: &Status) {
-    for signal in signals {
-        signal.semaphore.fail(status.clone());
-    }
-}
-
-/// Signals or fails `signals` according to `result`.
-pub fn complete(signals: &[Timepoint], result: Result<()>) {
-    match result {
-        Ok(()) => signal_all(signals),
-        Err(status) => fail_all(signals, &status),
-    }
 }

@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hal_core::{Result, Semaphore, SemaphoreImpl, Status, Timeout};
@@ -36,6 +36,12 @@ struct State {
 }
 
 /// A timeline semaphore for CPU drivers.
+///
+/// Besides its value it counts who could still advance it: open user handles (hal-core
+/// `Semaphore`s) and accepted queue operations that will signal it (see
+/// [`crate::QueueSignals`]). When the handles are gone and work waits on it, [`crate::liveness`]
+/// finds the work nothing can release and fails it. A semaphore dropped with work still waiting
+/// on it fails that work as `CANCELLED` rather than dropping it unrun.
 pub struct LocalSemaphore {
     /// Mirror of `state.value` for lock-free queries.
     value: AtomicU64,
@@ -43,6 +49,11 @@ pub struct LocalSemaphore {
     state: Mutex<State>,
     /// Runs queued device work on a waiting thread (see [`WaitHelper`]).
     helper: Option<Arc<dyn WaitHelper>>,
+    /// Open user handles.
+    handles: AtomicUsize,
+    /// Accepted queue operations that list this semaphore among their signals and have not
+    /// completed yet.
+    signalers: AtomicUsize,
 }
 
 /// Lets a thread that waits on a semaphore run ready device work itself instead of sleeping
@@ -85,6 +96,8 @@ impl LocalSemaphore {
                 next_id: 0,
             }),
             helper,
+            handles: AtomicUsize::new(0),
+            signalers: AtomicUsize::new(0),
         })
     }
 
@@ -134,6 +147,41 @@ impl LocalSemaphore {
     /// A hal-core handle for a new semaphore at `initial_value`.
     pub fn create(initial_value: u64) -> Semaphore {
         Semaphore::new(LocalSemaphore::new(initial_value))
+    }
+
+    /// The local semaphore behind a driver reference, shared, or `INVALID_ARGUMENT` for another
+    /// driver's.
+    pub fn from_impl(semaphore: &Arc<dyn SemaphoreImpl>) -> Result<Arc<LocalSemaphore>> {
+        let any: Arc<dyn Any + Send + Sync> = semaphore.clone();
+        any.downcast::<LocalSemaphore>().map_err(|_| {
+            Status::invalid_argument("semaphore belongs to a driver that is not a local CPU driver")
+        })
+    }
+
+    /// Whether a user handle to this semaphore is open.
+    pub fn has_handles(&self) -> bool {
+        self.handles.load(Ordering::Acquire) > 0
+    }
+
+    /// How many accepted queue operations will still signal (or fail) this semaphore.
+    pub fn signalers(&self) -> usize {
+        self.signalers.load(Ordering::Acquire)
+    }
+
+    /// Counts a queue operation that will signal this semaphore (see [`crate::QueueSignals`]).
+    pub(crate) fn add_signaler(&self) {
+        self.signalers.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Uncounts a completed queue operation; true when that may have left work waiting on this
+    /// semaphore with nothing to release it.
+    pub(crate) fn remove_signaler(&self) -> bool {
+        self.signalers.fetch_sub(1, Ordering::AcqRel) == 1 && self.may_be_abandoned()
+    }
+
+    /// No handle is open and work waits on it: worth a liveness check.
+    pub(crate) fn may_be_abandoned(&self) -> bool {
+        !self.has_handles() && self.pending_timepoints() > 0
     }
 
     /// The local semaphore behind a handle, or `INVALID_ARGUMENT` for another driver's.
@@ -302,5 +350,32 @@ impl SemaphoreImpl for LocalSemaphore {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn handle_opened(&self) {
+        self.handles.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn handle_closed(&self) {
+        if self.handles.fetch_sub(1, Ordering::AcqRel) == 1 && self.may_be_abandoned() {
+            crate::liveness::cancel_abandoned();
+        }
+    }
+}
+
+impl Drop for LocalSemaphore {
+    /// Nothing refers to the semaphore any more, so nothing can signal it: work still waiting on
+    /// it can never run, and fails instead of vanishing with it.
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if state.pending.is_empty() {
+            return;
+        }
+        let status = Status::cancelled(format!(
+            "the semaphore this work waits on (at value {}) was dropped: nothing can signal it",
+            state.value
+        ));
+        let due = std::mem::take(&mut state.pending);
+        run_callbacks(due.into_values(), || Err(status.clone()));
     }
 }

@@ -4,88 +4,151 @@
 //! registered per unreached wait, and the callback of the last one to be reached (or of the first
 //! to fail) hands the operation on. A failure cancels the other registrations so nothing waits on
 //! semaphores that may never advance.
+//!
+//! A parked operation holds its wait semaphores only weakly (their pending lists hold it), so
+//! work parked on a semaphore nobody else refers to does not keep that semaphore alive: the
+//! semaphore drops and fails the work. It is also registered with [`crate::liveness`], which
+//! fails it when nothing could release it any more (every handle dropped, even in cycles).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use hal_core::{Result, Semaphore, Timepoint};
+use hal_core::{Result, Status, Timepoint};
 use parking_lot::Mutex;
 
+use crate::liveness::{self, Cancel};
+use crate::queue_signals::QueueSignals;
 use crate::semaphore::{LocalSemaphore, TimepointId};
 
-/// What to do when the wait list resolves: `Ok` when every wait is reached, or the first failure.
-pub type Resolved = Box<dyn FnOnce(Result<()>) + Send>;
+/// What to do when the wait list resolves: `Ok` when every wait is reached, or the first failure;
+/// with the operation's signals, handed back.
+pub type Resolved = Box<dyn FnOnce(Result<()>, QueueSignals) + Send>;
 
 struct Pending {
-    then: Mutex<Option<Resolved>>,
+    then: Mutex<Option<(Resolved, QueueSignals)>>,
     remaining: AtomicUsize,
-    registrations: Mutex<Vec<(Semaphore, TimepointId)>>,
+    registrations: Mutex<Vec<(Weak<LocalSemaphore>, TimepointId)>>,
+    /// The operation's number with [`crate::liveness`] while it is parked.
+    parked: Mutex<Option<u64>>,
 }
 
 impl Pending {
+    /// Takes the continuation if nobody has: the first resolution wins.
+    fn take(&self) -> Option<(Resolved, QueueSignals)> {
+        let then = self.then.lock().take()?;
+        if let Some(id) = self.parked.lock().take() {
+            liveness::unpark(id);
+        }
+        Some(then)
+    }
+
     fn resolve(self: &Arc<Self>, result: Result<()>) {
         match result {
             Ok(()) => {
                 if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    if let Some(then) = self.then.lock().take() {
-                        then(Ok(()));
+                    if let Some((then, signals)) = self.take() {
+                        then(Ok(()), signals);
                     }
                 }
             }
-            Err(status) => {
-                let then = self.then.lock().take();
-                if let Some(then) = then {
-                    for (semaphore, id) in self.registrations.lock().drain(..) {
-                        if let Ok(local) = LocalSemaphore::from_handle(&semaphore) {
-                            local.cancel_timepoint(id);
-                        }
-                    }
-                    then(Err(status));
+            Err(status) => self.fail(status),
+        }
+    }
+
+    fn fail(&self, status: Status) {
+        if let Some((then, signals)) = self.take() {
+            for (semaphore, id) in self.registrations.lock().drain(..) {
+                if let Some(semaphore) = semaphore.upgrade() {
+                    semaphore.cancel_timepoint(id);
                 }
             }
+            then(Err(status), signals);
         }
     }
 }
 
-/// Calls `then` exactly once: with `Ok` when every timepoint in `waits` is reached, or with the
-/// failure of the first one found failed. If that is already known, `then` runs now on this
-/// thread; otherwise it runs on the thread that signals (or fails) the last semaphore. Errors only
-/// if a semaphore is not a local one (then `then` is not called).
-pub fn when_reached(waits: &[Timepoint], then: Resolved) -> Result<()> {
-    let mut unreached: Vec<(&LocalSemaphore, &Timepoint)> = Vec::new();
-    for wait in waits {
-        let semaphore = LocalSemaphore::from_handle(&wait.semaphore)?;
+impl Cancel for Pending {
+    fn cancel(&self, status: Status) {
+        self.fail(status);
+    }
+}
+
+/// Calls `then` exactly once, handing back `signals`: with `Ok` when every timepoint in `waits`
+/// is reached, or with the failure of the first one found failed — or `CANCELLED` once nothing
+/// can reach them any more (see [`crate::liveness`], which follows the parked operation's
+/// `signals` through chains and cycles of parked work). If that is already known, `then` runs
+/// now on this thread; otherwise it runs on the thread that signals (or fails) the last
+/// semaphore. Errors only if a semaphore is not a local one: then `then` is not called and the
+/// signals are left untouched (the operation was not accepted).
+pub fn when_reached(waits: &[Timepoint], signals: QueueSignals, then: Resolved) -> Result<()> {
+    let semaphores = waits
+        .iter()
+        .enumerate()
+        .map(|(index, wait)| {
+            LocalSemaphore::from_impl(wait.semaphore.inner())
+                .map_err(|status| status.with_context(format!("in wait {index}")))
+        })
+        .collect::<Result<Vec<_>>>();
+    let semaphores = match semaphores {
+        Ok(semaphores) => semaphores,
+        Err(status) => {
+            signals.refuse();
+            return Err(status);
+        }
+    };
+    let mut unreached: Vec<(Arc<LocalSemaphore>, u64)> = Vec::new();
+    for (semaphore, wait) in semaphores.into_iter().zip(waits) {
         match semaphore.is_reached(wait.value) {
             Ok(true) => {}
-            Ok(false) => unreached.push((semaphore, wait)),
+            Ok(false) => unreached.push((semaphore, wait.value)),
             Err(status) => {
-                then(Err(status));
+                then(Err(status), signals);
                 return Ok(());
             }
         }
     }
     if unreached.is_empty() {
-        then(Ok(()));
+        then(Ok(()), signals);
         return Ok(());
     }
+    let signalled = signals.semaphores().map(Arc::downgrade).collect();
     let pending = Arc::new(Pending {
         // One extra count, released below, so that no callback resolves the list before every
         // timepoint is registered.
         remaining: AtomicUsize::new(unreached.len() + 1),
-        then: Mutex::new(Some(then)),
+        then: Mutex::new(Some((then, signals))),
         registrations: Mutex::new(Vec::with_capacity(unreached.len())),
+        parked: Mutex::new(None),
     });
-    for (semaphore, wait) in unreached {
+    let cancel: Weak<dyn Cancel> = Arc::downgrade(&pending) as Weak<dyn Cancel>;
+    let id = liveness::park(
+        unreached
+            .iter()
+            .map(|(semaphore, value)| (Arc::downgrade(semaphore), *value))
+            .collect(),
+        signalled,
+        cancel,
+    );
+    *pending.parked.lock() = Some(id);
+    let mut handleless = false;
+    for (semaphore, value) in &unreached {
         let target = pending.clone();
-        if let Some(id) =
-            semaphore.add_timepoint(wait.value, Box::new(move |result| target.resolve(result)))
+        if let Some(registration) =
+            semaphore.add_timepoint(*value, Box::new(move |result| target.resolve(result)))
         {
             pending
                 .registrations
                 .lock()
-                .push((wait.semaphore.clone(), id));
+                .push((Arc::downgrade(semaphore), registration));
         }
+        handleless |= !semaphore.has_handles();
     }
+    // Drop the strong references before anything may resolve: the pending lists hold the work.
+    drop(unreached);
     pending.resolve(Ok(()));
+    // Parked on a semaphore nobody holds a handle to: it may be waiting for nothing.
+    if handleless && pending.then.lock().is_some() {
+        liveness::cancel_abandoned();
+    }
     Ok(())
 }
