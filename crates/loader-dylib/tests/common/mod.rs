@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test target uses part of this module
 
+pub mod mutation;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
