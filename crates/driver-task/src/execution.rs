@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use hal_core::{
-    check_no_overlap, BindingTableEntry, Executable, QueueWork, QueueWorkgroups, ResolvedRef,
-    Result, Status, SubmissionHandle,
+    check_no_overlap, BindingTableEntry, Executable, QueueWork, QueueWorkgroups, RangeUse,
+    ResolvedRef, Result, Status, SubmissionHandle,
 };
 use hal_local::{
     dispatch_state, read_workgroup_counts, Command, DeviceScope, DispatchArgs, LocalExecutable,
@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 
 use crate::item::{DispatchItem, Item, Once, WorkerContext};
 use crate::pool::PoolShared;
+use crate::region_uses::RegionUses;
 use crate::regions::{region_tiles, Claim, Region, Regions, MAX_REGION_TILES};
 
 /// Regions of at most this many tiles are small: a waiting thread runs them itself.
@@ -143,8 +144,8 @@ fn copy_item(
             source.length,
         )?;
     }
-    let from = scope.pointer(source)?;
-    let to = scope.pointer(target)?;
+    let from = scope.pointer(source, RangeUse::READ)?;
+    let to = scope.pointer(target, RangeUse::WRITE)?;
     Ok(Item::Copy {
         from,
         to,
@@ -159,7 +160,7 @@ fn fill_item(
 ) -> Result<Item> {
     hal_core::check_fill_alignment(target.offset, target.length, pattern)?;
     Ok(Item::Fill {
-        ptr: scope.pointer(target)?,
+        ptr: scope.pointer(target, RangeUse::WRITE)?,
         len: target.length as usize,
         pattern,
     })
@@ -175,7 +176,7 @@ fn update_item(scope: &mut DeviceScope, data: &[u8], target: &ResolvedRef<'_>) -
     }
     Ok(Item::Copy {
         from: data.as_ptr(),
-        to: scope.pointer(target)?,
+        to: scope.pointer(target, RangeUse::WRITE)?,
         len: data.len(),
     })
 }
@@ -257,25 +258,39 @@ impl Execution {
                 let program = program
                     .downcast_ref::<RecordedCommands>()
                     .expect("checked at start");
-                let mut items = Vec::with_capacity(boundaries[index].len());
-                for command in &program.commands[boundaries[index].clone()] {
+                let range = boundaries[index].clone();
+                let mut items = Vec::with_capacity(range.len());
+                // Commands of one region run at the same time: check them against each other
+                // when there are several.
+                let mut uses = (range.len() > 1).then(RegionUses::default);
+                for (number, command) in program.commands[range.clone()].iter().enumerate() {
+                    let number = range.start + number;
+                    let mut note = |r: &ResolvedRef<'_>, usage: RangeUse| {
+                        if let Some(uses) = uses.as_mut() {
+                            uses.note(number, r, usage);
+                        }
+                    };
                     let item = match command {
                         Command::Barrier
                         | Command::WaitEvents(_)
                         | Command::SignalEvent(_)
                         | Command::ResetEvent(_) => continue,
                         Command::Fill { target, pattern } => {
-                            fill_item(scope, &target.as_ref().resolve(table)?, *pattern)?
+                            let target = target.as_ref().resolve(table)?;
+                            note(&target, RangeUse::WRITE);
+                            fill_item(scope, &target, *pattern)?
                         }
-                        Command::Update { data, target } => update_item(
-                            scope,
-                            &program.data[data.clone()],
-                            &target.as_ref().resolve(table)?,
-                        )?,
+                        Command::Update { data, target } => {
+                            let target = target.as_ref().resolve(table)?;
+                            note(&target, RangeUse::WRITE);
+                            update_item(scope, &program.data[data.clone()], &target)?
+                        }
                         Command::Copy { source, target } => {
                             let source = source.as_ref().resolve(table)?;
                             let mut target = target.as_ref().resolve(table)?;
                             target.length = target.length.min(source.length);
+                            note(&source, RangeUse::READ);
+                            note(&target, RangeUse::WRITE);
                             copy_item(scope, &source, &target)?
                         }
                         Command::Dispatch {
@@ -285,18 +300,27 @@ impl Execution {
                             constants,
                             bindings,
                         } => {
+                            let local = LocalExecutable::from_handle(executable)?;
+                            let views = local.export(*ordinal)?.views;
                             let counts = match workgroups {
                                 RecordedWorkgroups::Static(counts) => *counts,
-                                RecordedWorkgroups::Indirect(parameters) => read_workgroup_counts(
-                                    scope,
-                                    &parameters.as_ref().resolve(table)?,
-                                )?,
+                                RecordedWorkgroups::Indirect(parameters) => {
+                                    let parameters = parameters.as_ref().resolve(table)?;
+                                    note(&parameters, RangeUse::READ);
+                                    read_workgroup_counts(scope, &parameters)?
+                                }
                             };
                             let mut resolved = Vec::with_capacity(bindings.len());
-                            for binding in &program.bindings[bindings.clone()] {
-                                let range = binding.as_ref().resolve(table)?;
-                                resolved
-                                    .push((scope.binding_pointer(&range)?, range.length as usize));
+                            for (binding, reference) in
+                                program.bindings[bindings.clone()].iter().enumerate()
+                            {
+                                let range = reference.as_ref().resolve(table)?;
+                                let usage = views.use_of(binding);
+                                note(&range, usage);
+                                resolved.push((
+                                    scope.binding_pointer(&range, usage)?,
+                                    range.length as usize,
+                                ));
                             }
                             dispatch_item(
                                 executable,
@@ -309,6 +333,9 @@ impl Execution {
                         }
                     };
                     items.push(item);
+                }
+                if let Some(uses) = uses {
+                    uses.check(index)?;
                 }
                 Ok(items)
             }
@@ -330,6 +357,9 @@ impl Execution {
                         constants,
                         bindings,
                     } => {
+                        let views = LocalExecutable::from_handle(executable)?
+                            .export(*ordinal)?
+                            .views;
                         let counts = match workgroups {
                             QueueWorkgroups::Static(counts) => *counts,
                             QueueWorkgroups::Indirect(parameters) => {
@@ -337,9 +367,9 @@ impl Execution {
                             }
                         };
                         let mut resolved = Vec::with_capacity(bindings.len());
-                        for binding in bindings.iter() {
+                        for (index, binding) in bindings.iter().enumerate() {
                             resolved.push((
-                                scope.binding_pointer(&entry_ref(binding))?,
+                                scope.binding_pointer(&entry_ref(binding), views.use_of(index))?,
                                 binding.length as usize,
                             ));
                         }

@@ -26,6 +26,7 @@ mod execution;
 mod item;
 mod options;
 mod pool;
+mod region_uses;
 pub mod regions;
 pub mod sleep;
 

@@ -12,6 +12,7 @@ use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::range_claims::RangeClaims;
 use crate::{Result, Status};
 
 const READER_ONE: u64 = 1;
@@ -23,10 +24,12 @@ const DEVICE_MASK: u64 = ((1 << 32) - 1) << DEVICE_SHIFT;
 const COMMITTED: u64 = 1 << 62;
 const RELEASED: u64 = 1 << 63;
 
-/// The access state of one allocation, in one atomic word.
+/// The access state of one allocation: who holds it, in one atomic word, and which ranges
+/// running device work claimed ([`RangeClaims`]).
 #[derive(Debug)]
 pub struct AccessGate {
     state: AtomicU64,
+    claims: RangeClaims,
 }
 
 impl AccessGate {
@@ -34,6 +37,7 @@ impl AccessGate {
     pub fn committed() -> AccessGate {
         AccessGate {
             state: AtomicU64::new(COMMITTED),
+            claims: RangeClaims::new(),
         }
     }
 
@@ -41,7 +45,14 @@ impl AccessGate {
     pub fn uncommitted() -> AccessGate {
         AccessGate {
             state: AtomicU64::new(0),
+            claims: RangeClaims::new(),
         }
+    }
+
+    /// The ranges running device work claimed. Claim only while holding device access.
+    #[inline]
+    pub fn claims(&self) -> &RangeClaims {
+        &self.claims
     }
 
     /// Whether the memory is allocated and not yet released.

@@ -400,6 +400,26 @@ impl DeviceAccess {
     pub fn allocation_size(&self) -> DeviceSize {
         self.storage.allocation_size()
     }
+
+    /// Claims bytes `[start, end)` of the allocation for `owner`'s work (see [`RangeClaims`]).
+    ///
+    /// [`RangeClaims`]: crate::RangeClaims
+    #[inline]
+    pub fn claim(
+        &self,
+        owner: u64,
+        start: DeviceSize,
+        end: DeviceSize,
+        usage: crate::RangeUse,
+    ) -> Result<()> {
+        self.storage.gate().claims().claim(owner, start, end, usage)
+    }
+
+    /// Drops `owner`'s claims on the allocation.
+    #[inline]
+    pub fn release_claims(&self, owner: u64) {
+        self.storage.gate().claims().release(owner)
+    }
 }
 
 impl Drop for DeviceAccess {

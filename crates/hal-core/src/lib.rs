@@ -21,6 +21,7 @@ mod executable;
 mod mapping;
 mod memory;
 mod queue;
+mod range_claims;
 mod semaphore;
 mod status;
 mod timeout;
@@ -50,6 +51,7 @@ pub use memory::{
     MemoryAccess, MemoryType, BUFFER_ALIGNMENT, MAX_UPDATE_SIZE, WHOLE_BUFFER,
 };
 pub use queue::{HostCall, QueueOperation, QueueWork, QueueWorkgroups, SubmissionHandle};
+pub use range_claims::{RangeClaims, RangeUse};
 pub use semaphore::{Semaphore, SemaphoreImpl, Timepoint, WaitMode};
 pub use status::{Result, ResultExt, Status, StatusCode};
 pub use timeout::Timeout;

@@ -226,14 +226,15 @@ impl RecordedCommands {
                         transfer::read_workgroup_counts(scope, &resolve(parameters, table)?)?
                     }
                 };
+                let export = local.export(*ordinal)?;
                 let mut resolved = ResolvedBindings::default();
                 resolved.fill(
                     scope,
                     self.bindings[bindings.clone()]
                         .iter()
                         .map(|b| resolve(b, table)),
+                    export.views,
                 )?;
-                let export = local.export(*ordinal)?;
                 dispatch_inline(
                     local,
                     export,

@@ -1,19 +1,54 @@
-//! Device access to the buffers one unit of work touches.
+//! Device access to the buffers one unit of work touches, and the ranges it claims in them.
 //!
 //! A [`DeviceScope`] acquires each allocation's gate on first use and releases all of them when
 //! dropped, so host mappings are refused while the work runs and allowed again once it is done.
 //! Drivers drop the scope *before* signalling completion, so a host thread woken by the signal
 //! can map the results at once.
+//!
+//! Each scope is one owner of range claims (see [`hal_core::RangeClaims`]): every range it hands
+//! out a pointer to is claimed first with how the work uses it, so unordered device work that
+//! would race with a safe kernel's references is refused instead of run. A range already claimed
+//! by the scope with a use that covers the new one is not claimed again, which keeps repeated
+//! dispatches on the same buffers (a command buffer's steady state) free of locking.
 
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use hal_core::{DeviceAccess, ResolvedRef, Result};
+use hal_core::{DeviceAccess, DeviceSize, RangeUse, ResolvedRef, Result};
 
-/// The allocations a unit of device work holds.
-#[derive(Default)]
+/// Owner numbers of scopes, unique in the process.
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
+
+type Claimed = (DeviceSize, DeviceSize, RangeUse);
+
+/// One allocation a scope holds.
+struct Held {
+    access: DeviceAccess,
+    /// The allocation's base address (cached: asking the storage is a virtual call).
+    base: *mut u8,
+    /// The first range claimed, kept inline (most work claims one range per allocation).
+    first: Option<Claimed>,
+    more: Vec<Claimed>,
+}
+
+impl Held {
+    #[inline]
+    fn covered(&self, start: DeviceSize, end: DeviceSize, usage: RangeUse) -> bool {
+        let covers = |&(s, e, u): &Claimed| s <= start && end <= e && u.covers(usage);
+        self.first.as_ref().is_some_and(covers) || self.more.iter().any(covers)
+    }
+}
+
+/// The allocations a unit of device work holds, and the ranges it claimed in them.
 pub struct DeviceScope {
-    /// Each held allocation with its base address (cached: asking the storage is a virtual call).
-    accesses: Vec<(DeviceAccess, *mut u8)>,
+    owner: u64,
+    held: Vec<Held>,
+}
+
+impl Default for DeviceScope {
+    fn default() -> Self {
+        DeviceScope::new()
+    }
 }
 
 // SAFETY: the cached base pointers are plain addresses of allocations this scope holds device
@@ -23,39 +58,73 @@ unsafe impl Send for DeviceScope {}
 unsafe impl Sync for DeviceScope {}
 
 impl DeviceScope {
-    /// An empty scope.
+    /// An empty scope, a new claim owner.
     pub fn new() -> DeviceScope {
-        DeviceScope::default()
+        DeviceScope {
+            owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed),
+            held: Vec::new(),
+        }
     }
 
-    /// The host address of a resolved range, acquiring its allocation if this scope does not
-    /// hold it yet. The address is valid while the scope lives.
+    /// The host address of a resolved range the work uses as `usage`, acquiring its allocation
+    /// if this scope does not hold it yet and claiming the range (`FAILED_PRECONDITION` if
+    /// unordered device work holds a conflicting claim). The address is valid while the scope
+    /// lives.
     #[inline]
-    pub fn pointer(&mut self, range: &ResolvedRef<'_>) -> Result<*mut u8> {
-        let base = match self
-            .accesses
+    pub fn pointer(&mut self, range: &ResolvedRef<'_>, usage: RangeUse) -> Result<*mut u8> {
+        let index = match self
+            .held
             .iter()
-            .find(|(access, _)| access.covers(range.buffer))
+            .position(|held| held.access.covers(range.buffer))
         {
-            Some(&(_, base)) => base,
+            Some(index) => index,
             None => {
                 let access = range.buffer.acquire_device()?;
                 let base = access.base_ptr();
-                self.accesses.push((access, base));
-                base
+                self.held.push(Held {
+                    access,
+                    base,
+                    first: None,
+                    more: Vec::new(),
+                });
+                self.held.len() - 1
             }
         };
-        Ok(base.wrapping_add(range.storage_offset() as usize))
+        let start = range.storage_offset();
+        let end = start + range.length;
+        let held = &mut self.held[index];
+        if start < end && !held.covered(start, end, usage) {
+            held.access.claim(self.owner, start, end, usage)?;
+            match held.first {
+                None => held.first = Some((start, end, usage)),
+                Some(_) => held.more.push((start, end, usage)),
+            }
+        }
+        Ok(held.base.wrapping_add(start as usize))
     }
 
     /// As [`DeviceScope::pointer`], typed for binding tables.
     #[inline]
-    pub fn binding_pointer(&mut self, range: &ResolvedRef<'_>) -> Result<*mut c_void> {
-        self.pointer(range).map(|p| p.cast())
+    pub fn binding_pointer(
+        &mut self,
+        range: &ResolvedRef<'_>,
+        usage: RangeUse,
+    ) -> Result<*mut c_void> {
+        self.pointer(range, usage).map(|p| p.cast())
     }
 
-    /// Releases every allocation held.
+    /// Drops every claim and releases every allocation held.
     pub fn release(&mut self) {
-        self.accesses.clear();
+        for held in self.held.drain(..) {
+            if held.first.is_some() {
+                held.access.release_claims(self.owner);
+            }
+        }
+    }
+}
+
+impl Drop for DeviceScope {
+    fn drop(&mut self) {
+        self.release();
     }
 }

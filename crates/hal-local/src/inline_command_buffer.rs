@@ -95,7 +95,11 @@ impl CommandBufferImpl for InlineCommandBuffer {
                 }
             };
             let mut bindings = ResolvedBindings::default();
-            bindings.fill(scope, dispatch.bindings.iter().map(|b| b.resolve(&[])))?;
+            bindings.fill(
+                scope,
+                dispatch.bindings.iter().map(|b| b.resolve(&[])),
+                export.views,
+            )?;
             dispatch_inline(
                 executable,
                 export,

@@ -5,6 +5,7 @@ use std::mem::MaybeUninit;
 
 use hal_core::{workgroup_total, ResolvedRef, Result, Status, MAX_BINDING_COUNT};
 
+use crate::binding_views::BindingViews;
 use crate::device_scope::DeviceScope;
 use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
@@ -34,12 +35,14 @@ impl Default for ResolvedBindings {
 
 impl ResolvedBindings {
     /// Resolves `bindings` through `scope` into `self` (filled in place: the arrays are 1 KiB,
-    /// and moving them per dispatch showed up in profiles), acquiring their allocations.
+    /// and moving them per dispatch showed up in profiles), acquiring their allocations and
+    /// claiming each range as the kernel uses it (`views`).
     #[inline]
     pub fn fill<'a>(
         &mut self,
         scope: &mut DeviceScope,
         bindings: impl ExactSizeIterator<Item = Result<ResolvedRef<'a>>>,
+        views: BindingViews,
     ) -> Result<()> {
         if bindings.len() > MAX_BINDINGS {
             return Err(Status::invalid_argument(format!(
@@ -51,7 +54,7 @@ impl ResolvedBindings {
         for binding in bindings {
             let binding = binding?;
             let index = self.count;
-            self.ptrs[index].write(scope.binding_pointer(&binding)?);
+            self.ptrs[index].write(scope.binding_pointer(&binding, views.use_of(index))?);
             self.lengths[index].write(binding.length as usize);
             self.count += 1;
         }

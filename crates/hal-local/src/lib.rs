@@ -13,6 +13,7 @@
 //! - [`execute_work`]: runs a queue operation on the calling thread.
 
 pub mod abi;
+mod binding_views;
 mod blocking;
 mod cpu;
 mod deferred_command_buffer;
@@ -36,6 +37,7 @@ mod transfer;
 mod wait_list;
 mod workgroup_loop;
 
+pub use binding_views::{BindingViews, ReferenceKernelRegistration};
 pub use blocking::Notification;
 pub use cpu::{current_processor_id, processor_info, DenormalsFlushed};
 pub use deferred_command_buffer::{

@@ -12,6 +12,7 @@ use hal_core::{ExportInfo, Result, Status, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT
 use crate::abi::{
     DispatchAttrs, DispatchFn, LibraryV0, LIBRARY_VERSION, WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
 };
+use crate::binding_views::BindingViews;
 
 /// The most exports one library may declare (a sanity bound on counts read from foreign data).
 pub const MAX_EXPORT_COUNT: u32 = 65_536;
@@ -25,6 +26,8 @@ pub struct ExportEntry {
     pub attrs: DispatchAttrs,
     /// Reflection data.
     pub info: ExportInfo,
+    /// How the kernel reaches its bindings.
+    pub views: BindingViews,
 }
 
 /// A verified library: its name and exports.
@@ -173,6 +176,7 @@ pub unsafe fn verify_library(
                 * WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
         };
         exports.push(ExportEntry {
+            views: BindingViews::of(function),
             function,
             attrs,
             info,

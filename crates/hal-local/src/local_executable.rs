@@ -9,6 +9,7 @@ use crate::abi::{
     default_import_thunk, DispatchAttrs, DispatchStateV0, EnvironmentV0, ImportFn, LibraryV0,
     QueryFn, WorkgroupStateV0, LIBRARY_VERSION,
 };
+use crate::binding_views::BindingViews;
 use crate::cpu::processor_info;
 use crate::imports::{resolve_imports, ImportProvider};
 use crate::library::{verify_library, ExportEntry};
@@ -145,6 +146,7 @@ impl LocalExecutable {
         let exports: Vec<ExportEntry> = exports
             .into_iter()
             .map(|(info, attrs)| ExportEntry {
+                views: BindingViews::Opaque,
                 function: runner_export,
                 attrs,
                 info,

@@ -62,11 +62,16 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
                     transfer::read_workgroup_counts(&mut scope, &range(parameters))?
                 }
             };
+            let export = local.export(*ordinal)?;
             let mut resolved = ResolvedBindings::default();
-            resolved.fill(&mut scope, bindings.iter().map(|b| Ok(range(b))))?;
+            resolved.fill(
+                &mut scope,
+                bindings.iter().map(|b| Ok(range(b))),
+                export.views,
+            )?;
             dispatch_inline(
                 local,
-                local.export(*ordinal)?,
+                export,
                 counts,
                 constants,
                 &mut resolved,

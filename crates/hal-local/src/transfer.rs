@@ -3,7 +3,7 @@
 //! These run with device access held (see [`crate::DeviceScope`]), so no host mapping can alias
 //! the memory; they touch it only through raw pointers, never through references.
 
-use hal_core::{check_fill_alignment, FillPattern, ResolvedRef, Result, Status};
+use hal_core::{check_fill_alignment, FillPattern, RangeUse, ResolvedRef, Result, Status};
 
 use crate::device_scope::DeviceScope;
 
@@ -13,7 +13,7 @@ pub fn fill(scope: &mut DeviceScope, target: &ResolvedRef<'_>, pattern: FillPatt
     if target.length == 0 {
         return Ok(());
     }
-    let ptr = scope.pointer(target)?;
+    let ptr = scope.pointer(target, RangeUse::WRITE)?;
     let length = target.length as usize;
     match pattern {
         // SAFETY: device access to the allocation is held and [ptr, ptr + length) lies inside it.
@@ -44,7 +44,7 @@ pub fn update(scope: &mut DeviceScope, data: &[u8], target: &ResolvedRef<'_>) ->
     if data.is_empty() {
         return Ok(());
     }
-    let ptr = scope.pointer(target)?;
+    let ptr = scope.pointer(target, RangeUse::WRITE)?;
     // SAFETY: device access is held, the target range lies in the allocation, and `data` is
     // host memory distinct from buffer memory mapped by nobody (the gate excludes mappings).
     unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr, data.len()) };
@@ -73,8 +73,8 @@ pub fn copy(
     if source.length == 0 {
         return Ok(());
     }
-    let from = scope.pointer(source)?;
-    let to = scope.pointer(target)?;
+    let from = scope.pointer(source, RangeUse::READ)?;
+    let to = scope.pointer(target, RangeUse::WRITE)?;
     // SAFETY: device access to both allocations is held; both ranges lie inside them and do
     // not overlap (checked above).
     unsafe { std::ptr::copy_nonoverlapping(from, to, source.length as usize) };
@@ -92,7 +92,7 @@ pub fn read_workgroup_counts(
             parameters.length, parameters.offset
         )));
     }
-    let ptr = scope.pointer(parameters)?;
+    let ptr = scope.pointer(parameters, RangeUse::READ)?;
     let mut counts = [0u32; 3];
     // SAFETY: device access is held and 12 bytes lie inside the allocation (checked above);
     // an unaligned read is used because subspans may shift alignment.

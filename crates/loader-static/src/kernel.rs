@@ -42,6 +42,20 @@ impl Access {
     }
 }
 
+/// The bindings of `bindings` a kernel views as exclusive references (bit i = binding i): the
+/// writable ones.
+pub const fn writable_bindings(bindings: &[Access]) -> u64 {
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < bindings.len() && i < 64 {
+        if !matches!(bindings[i], Access::Read) {
+            mask |= 1 << i;
+        }
+        i += 1;
+    }
+    mask
+}
+
 /// The size of each workgroup's tile of a writable binding; uniform across a dispatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tile {

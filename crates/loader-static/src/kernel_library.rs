@@ -80,6 +80,14 @@ macro_rules! kernel_library {
                                 // which is `invoke`'s.
                                 unsafe { $crate::invoke(&SIGNATURE, $kernel, environment, dispatch, workgroup) }
                             }
+                            // The kernel sees its bindings as references: tell the runtime, so
+                            // unordered device work that would race with them is refused.
+                            $crate::inventory::submit! {
+                                $crate::ReferenceKernelRegistration {
+                                    function: entry,
+                                    writable: $crate::writable_bindings(SIGNATURE.bindings),
+                                }
+                            }
                             $crate::ExportDecl {
                                 name: $export,
                                 function: entry,

@@ -15,7 +15,10 @@ mod tables;
 
 pub use bytemuck::Pod;
 pub use hal_local::abi;
-pub use kernel::{invoke, Access, KernelError, KernelResult, KernelSignature, Tile, Workgroup};
+pub use hal_local::ReferenceKernelRegistration;
+pub use kernel::{
+    invoke, writable_bindings, Access, KernelError, KernelResult, KernelSignature, Tile, Workgroup,
+};
 pub use loader::{StaticLibraryLoader, StaticLibraryRegistration, STATIC_FORMAT};
 pub use tables::{ExportDecl, LibraryTables};
 
