@@ -26,6 +26,9 @@ pub struct SyncDeviceOptions {
     /// Whether one-shot command buffers that allow it execute while recorded (default true).
     /// With `false` every command buffer is recorded and replayed at submit.
     pub inline_execution: bool,
+    /// The most bytes of buffer memory the device's allocator keeps live at once (default:
+    /// unlimited); an allocation past it is `RESOURCE_EXHAUSTED`.
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for SyncDeviceOptions {
@@ -35,6 +38,7 @@ impl Default for SyncDeviceOptions {
             loaders: hal_local::registered_loaders(),
             imports: Arc::new(NoImports),
             inline_execution: true,
+            memory_limit: None,
         }
     }
 }
@@ -51,7 +55,9 @@ impl SyncDevice {
     pub fn create(info: DeviceInfo, options: SyncDeviceOptions) -> Device {
         Device::new(Arc::new(SyncDevice {
             info,
-            allocator: Allocator::new(Arc::new(HeapAllocator::new())),
+            allocator: Allocator::new(Arc::new(HeapAllocator::with_limit(
+                options.memory_limit.unwrap_or(u64::MAX),
+            ))),
             options,
         }))
     }

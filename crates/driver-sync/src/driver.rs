@@ -17,6 +17,10 @@ pub const PARAMETERS: &[ParameterInfo] = &[
         description:
             "true/false: run one-shot inline command buffers while recording (default true)",
     },
+    ParameterInfo {
+        name: "memory_limit",
+        description: "bytes of buffer memory the allocator keeps live at once (default unlimited)",
+    },
 ];
 
 /// The local-sync driver.
@@ -55,6 +59,7 @@ impl DriverImpl for SyncDriver {
         if let Some(inline) = params.get_bool("inline_execution")? {
             options.inline_execution = inline;
         }
+        options.memory_limit = params.get_u64("memory_limit", 0, u64::MAX)?;
         Ok(SyncDevice::create(info.clone(), options))
     }
 }

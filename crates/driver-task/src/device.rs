@@ -30,7 +30,9 @@ impl TaskDevice {
         let pool = Pool::start(&options)?;
         Ok(Device::new(Arc::new(TaskDevice {
             info,
-            allocator: Allocator::new(Arc::new(HeapAllocator::new())),
+            allocator: Allocator::new(Arc::new(HeapAllocator::with_limit(
+                options.memory_limit.unwrap_or(u64::MAX),
+            ))),
             options,
             pool,
         })))

@@ -32,6 +32,9 @@ pub struct TaskDeviceOptions {
     pub loaders: Vec<Arc<dyn ExecutableLoader>>,
     /// Host functions kernels may import (default: none).
     pub imports: Arc<dyn ImportProvider>,
+    /// The most bytes of buffer memory the device's allocator keeps live at once (default:
+    /// unlimited); an allocation past it is `RESOURCE_EXHAUSTED`.
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for TaskDeviceOptions {
@@ -43,6 +46,7 @@ impl Default for TaskDeviceOptions {
             help_wait: true,
             loaders: registered_loaders(),
             imports: Arc::new(NoImports),
+            memory_limit: None,
         }
     }
 }
@@ -69,6 +73,10 @@ pub const PARAMETERS: &[ParameterInfo] = &[
         name: "loaders",
         description:
             "comma-separated executable loader names to enable (default: every linked loader)",
+    },
+    ParameterInfo {
+        name: "memory_limit",
+        description: "bytes of buffer memory the allocator keeps live at once (default unlimited)",
     },
 ];
 
@@ -99,6 +107,7 @@ impl TaskDeviceOptions {
         if let Some(list) = params.get("loaders") {
             options.loaders = select_loaders(list, &options.loaders)?;
         }
+        options.memory_limit = params.get_u64("memory_limit", 0, u64::MAX)?;
         Ok(options)
     }
 }

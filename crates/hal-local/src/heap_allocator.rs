@@ -49,11 +49,39 @@ pub fn registered_memory_source() -> Option<&'static dyn HostMemorySource> {
     })
 }
 
-#[derive(Default)]
 struct Counters {
     live_bytes: AtomicU64,
     allocations: AtomicU64,
     frees: AtomicU64,
+    /// The most bytes that may be live at once.
+    limit: u64,
+}
+
+impl Counters {
+    /// Counts `size` more live bytes, unless that would pass the limit.
+    fn reserve(&self, size: u64) -> Result<()> {
+        let mut live = self.live_bytes.load(Ordering::Relaxed);
+        loop {
+            let next = live
+                .checked_add(size)
+                .filter(|&next| next <= self.limit)
+                .ok_or_else(|| {
+                    Status::resource_exhausted(format!(
+                        "allocating {size} bytes would pass the device's memory limit of {} bytes ({live} bytes live)",
+                        self.limit
+                    ))
+                })?;
+            match self.live_bytes.compare_exchange_weak(
+                live,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => live = actual,
+            }
+        }
+    }
 }
 
 /// Allocates buffers from the process heap, or from the registered [`HostMemorySource`].
@@ -69,10 +97,21 @@ impl Default for HeapAllocator {
 }
 
 impl HeapAllocator {
-    /// A new allocator with zeroed counters.
+    /// A new allocator with zeroed counters and no limit.
     pub fn new() -> HeapAllocator {
+        HeapAllocator::with_limit(u64::MAX)
+    }
+
+    /// A new allocator that refuses (`RESOURCE_EXHAUSTED`) an allocation that would take the
+    /// bytes live at once past `limit`.
+    pub fn with_limit(limit: u64) -> HeapAllocator {
         HeapAllocator {
-            counters: Arc::default(),
+            counters: Arc::new(Counters {
+                live_bytes: AtomicU64::new(0),
+                allocations: AtomicU64::new(0),
+                frees: AtomicU64::new(0),
+                limit,
+            }),
             source: registered_memory_source(),
         }
     }
@@ -123,6 +162,7 @@ pub struct HeapStorage {
 impl HeapStorage {
     fn allocate_memory(&self) -> Result<()> {
         let layout = layout_for(self.size)?;
+        self.counters.reserve(self.size)?;
         let ptr = if layout.size() == 0 {
             // A dangling, aligned pointer: never dereferenced for zero bytes.
             NonNull::<Align64>::dangling().as_ptr().cast::<u8>()
@@ -134,6 +174,9 @@ impl HeapStorage {
             // SAFETY: the layout has a non-zero size.
             let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
             if ptr.is_null() {
+                self.counters
+                    .live_bytes
+                    .fetch_sub(self.size, Ordering::Relaxed);
                 return Err(Status::resource_exhausted(format!(
                     "out of host memory allocating {} bytes",
                     self.size
@@ -142,9 +185,6 @@ impl HeapStorage {
             ptr
         };
         self.ptr.store(ptr, Ordering::Release);
-        self.counters
-            .live_bytes
-            .fetch_add(self.size, Ordering::Relaxed);
         self.counters.allocations.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -26,6 +26,7 @@ pub(crate) fn cases() -> Vec<Case> {
         Case::new(SUITE, "impossible_size", impossible_size),
         Case::new(SUITE, "huge_size", huge_size),
         Case::new(SUITE, "statistics", statistics),
+        Case::new(SUITE, "memory_limit", memory_limit),
     ]
 }
 
@@ -322,6 +323,55 @@ fn import_host_memory(ctx: &Ctx<'_>) -> Result<()> {
         count == 1,
         "the release callback ran {count} times, expected once"
     );
+    Ok(())
+}
+
+/// A device created with `memory_limit` refuses allocations past it with RESOURCE_EXHAUSTED
+/// naming the limit, for direct allocations and for queue allocas (whose signal fails), and
+/// allows them again once memory is freed.
+fn memory_limit(ctx: &Ctx<'_>) -> Result<()> {
+    const LIMIT: u64 = 1 << 20;
+    let separator = if ctx.backend.uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let uri = if ctx.backend.uri.contains("://") || separator == '&' {
+        format!("{}{separator}memory_limit={LIMIT}", ctx.backend.uri)
+    } else {
+        format!("{}://?memory_limit={LIMIT}", ctx.backend.uri)
+    };
+    let device = hal_core::create_device(&uri).with_context(|| format!("creating {uri}"))?;
+    let params = BufferParams::default();
+    let first = device.allocate_buffer(params, LIMIT / 2)?;
+    let second = device.allocate_buffer(params, LIMIT / 2)?;
+    let refused = expect_err(
+        device.allocate_buffer(params, 1),
+        StatusCode::ResourceExhausted,
+        &[&LIMIT.to_string()],
+        "an allocation past the memory limit",
+    )?;
+    ensure!(
+        refused.message().contains("limit"),
+        "the refusal does not say it is the limit: {refused}"
+    );
+    drop(first);
+    let third = device.allocate_buffer(params, LIMIT / 2)?;
+    let s = device.create_semaphore(0)?;
+    let late = device.queue_alloca(&[], &[s.at(1)], params, 4096)?;
+    expect_err(
+        s.wait(1, WAIT),
+        StatusCode::ResourceExhausted,
+        &["limit"],
+        "a queue alloca past the memory limit",
+    )?;
+    drop((second, third, late));
+    ensure!(
+        device.allocator().statistics().live_bytes == 0,
+        "live bytes after freeing everything: {}",
+        device.allocator().statistics().live_bytes
+    );
+    device.allocate_buffer(params, LIMIT)?;
     Ok(())
 }
 
