@@ -1,8 +1,8 @@
 //! A Rust `cdylib` (crates/cdylib-kernels, the conformance kernels of cts-kernels) built by Cargo,
 //! loaded from its path and from bytes, and dispatched on every driver.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
 use hal_core::{BufferParams, BufferRef, CommandBufferParams, Executable, Workgroups};
@@ -11,29 +11,6 @@ use loader_dylib::{check_shared_object, DylibLoader, SYSTEM_ELF_FORMAT};
 
 use driver_sync as _;
 use driver_task as _;
-
-/// Builds cdylib-kernels (a no-op when `cargo test --workspace` already has) and returns the
-/// shared library's path.
-fn built_library() -> PathBuf {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let output = Command::new(cargo)
-        .current_dir(&workspace)
-        .args(["build", "--quiet", "--offline", "-p", "cdylib-kernels"])
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "building cdylib-kernels failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|dir| workspace.join(dir))
-        .unwrap_or_else(|| workspace.join("target"));
-    // The name `cdylib_kernels::LIBRARY_FILE_NAME` documents (not linked: the test must not
-    // carry a second copy of the query symbol).
-    target.join("debug").join("libcdylib_kernels.so")
-}
 
 fn scale_offset(device: &hal_core::Device, executable: &Executable) -> Vec<f32> {
     let input = device
@@ -68,7 +45,7 @@ fn scale_offset(device: &hal_core::Device, executable: &Executable) -> Vec<f32> 
 
 #[test]
 fn a_rust_cdylib_loads_from_a_path_and_from_bytes_on_every_driver() {
-    let path = built_library();
+    let path = common::built_cdylib();
     let bytes = std::fs::read(&path).unwrap();
     let facts = check_shared_object(&bytes).unwrap();
     assert!(
@@ -104,7 +81,7 @@ fn a_rust_cdylib_loads_from_a_path_and_from_bytes_on_every_driver() {
 /// An embedded ELF must be self-contained: a library that needs libc is refused in that format.
 #[test]
 fn the_embedded_format_refuses_a_library_that_needs_libc() {
-    let bytes = std::fs::read(built_library()).unwrap();
+    let bytes = std::fs::read(common::built_cdylib()).unwrap();
     let device = hal_core::create_device("local-sync").unwrap();
     let error = device
         .create_executable_cache()

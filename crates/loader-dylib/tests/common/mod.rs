@@ -7,6 +7,7 @@
 pub mod mutation;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use hal_core::{
@@ -27,6 +28,29 @@ pub fn library(name: &str, form: &str) -> Vec<u8> {
         .unwrap_or_else(|| fixtures().join("elf"));
     let path = dir.join(format!("{name}.{form}.so"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Builds cdylib-kernels (a no-op when `cargo test --workspace` already has) and returns the
+/// shared library's path.
+pub fn built_cdylib() -> PathBuf {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let output = Command::new(cargo)
+        .current_dir(&workspace)
+        .args(["build", "--quiet", "--offline", "-p", "cdylib-kernels"])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building cdylib-kernels failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| workspace.join(dir))
+        .unwrap_or_else(|| workspace.join("target"));
+    // The name `cdylib_kernels::LIBRARY_FILE_NAME` documents (not linked: the test must not
+    // carry a second copy of the query symbol).
+    target.join("debug").join("libcdylib_kernels.so")
 }
 
 /// The two ELF forms: file infix and format string.
