@@ -8,9 +8,9 @@
 //! static offset lands inside the reservation, and wasmtime turns a fault there into a trap.
 //! Pages become accessible in two ways, each followed by at least one inaccessible guard page:
 //! - [`AddressSpace::commit`]: private zeroed pages (module data, shadow stack, ABI scratch, local
-//!   memory, staging for bindings outside the pool);
+//!   memory);
 //! - [`AddressSpace::map_window`]: a shared mapping of pages of the buffer [`crate::pool`], which
-//!   shows a device buffer in place, without a copy.
+//!   shows a device buffer (or a staged copy of other memory) in place, without a copy.
 //!
 //! The first 64 KiB are never handed out, so wasm address 0 traps.
 
@@ -20,7 +20,7 @@ use hal_core::{Result, Status, StatusCode};
 use parking_lot::Mutex;
 
 use crate::page_ranges::{round_up, PageRanges};
-use crate::pool::PAGE;
+use crate::pool::{Location, PAGE};
 
 /// Bytes of the wasm32 address space.
 pub(crate) const MEMORY_BYTES: usize = 1 << 32;
@@ -122,14 +122,15 @@ impl AddressSpace {
         })
     }
 
-    /// Shows `len` bytes of the pool file from `file_offset` (both page multiples, `len` > 0) at a
-    /// fresh address of this space.
+    /// Shows `len` bytes of the pool segment file `fd` from `at.offset` (both page multiples,
+    /// `len` > 0) at a fresh address of this space.
     pub(crate) fn map_window(
         self: &Arc<Self>,
         fd: libc::c_int,
-        file_offset: usize,
+        at: Location,
         len: usize,
     ) -> Result<Window> {
+        let file_offset = at.offset;
         let offset = self.take("a binding window", len)?;
         // SAFETY: the target lies inside the reservation and belongs to no block or window, so
         // replacing it (MAP_FIXED) affects nothing else; the source is the pool's own file.
@@ -159,7 +160,7 @@ impl AddressSpace {
             space: Arc::clone(self),
             offset,
             len,
-            file_offset,
+            at,
         })
     }
 
@@ -182,17 +183,6 @@ impl AddressSpace {
             return;
         }
         self.free.lock().give(offset, len + PAGE);
-    }
-
-    /// Writes `value` at wasm address `addr`.
-    ///
-    /// # Safety
-    /// `[addr, addr + size_of::<T>())` lies in a block of this space that the caller owns and no
-    /// wasm code of this space is running.
-    #[inline]
-    pub(crate) unsafe fn put<T: Copy>(&self, addr: usize, value: T) {
-        // SAFETY: per the caller.
-        unsafe { self.base.add(addr).cast::<T>().write_unaligned(value) }
     }
 }
 
@@ -220,6 +210,43 @@ impl Block {
     /// Usable bytes (a whole number of pages).
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Writes `bytes` at `at` bytes into the block: bounds-checked, so a layout computed from
+    /// untrusted counts can never write past the block (into a guard page or another block).
+    ///
+    /// Sound without `unsafe` at the call site because of how spaces are used: the wasm code of a
+    /// space runs only on the thread that owns its blocks, inside store calls during which the
+    /// host does not touch the blocks (modules import no host functions), and no Rust reference
+    /// to a block's bytes outlives [`Block::bytes`]'s borrow of the block.
+    pub(crate) fn write(&mut self, at: usize, bytes: &[u8]) -> Result<()> {
+        let end = at.checked_add(bytes.len()).filter(|&end| end <= self.len);
+        if end.is_none() {
+            return Err(Status::new(
+                StatusCode::Internal,
+                format!(
+                    "a write of {} bytes at offset {at} of a {}-byte block of a wasm instance's memory was refused",
+                    bytes.len(),
+                    self.len
+                ),
+            ));
+        }
+        // SAFETY: `[at, at + len)` lies in the block, which is committed read-write; nothing else
+        // accesses it now (see above).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.space.base.add(self.offset + at),
+                bytes.len(),
+            )
+        };
+        Ok(())
+    }
+
+    /// Writes a little-endian `u32` (wasm's byte order) at `at`; see [`Block::write`].
+    #[inline]
+    pub(crate) fn write_u32(&mut self, at: usize, value: u32) -> Result<()> {
+        self.write(at, &value.to_le_bytes())
     }
 
     /// The block's bytes, for reading what wasm code wrote.
@@ -251,7 +278,7 @@ pub(crate) struct Window {
     space: Arc<AddressSpace>,
     offset: usize,
     len: usize,
-    file_offset: usize,
+    at: Location,
 }
 
 impl Window {
@@ -260,9 +287,10 @@ impl Window {
         self.offset as u32
     }
 
-    /// Whether the window shows exactly the pool pages `[file_offset, file_offset + len)`.
-    pub(crate) fn shows(&self, file_offset: usize, len: usize) -> bool {
-        self.file_offset == file_offset && self.len == len
+    /// Whether the window shows exactly the pool pages `len` bytes from `at`.
+    #[inline]
+    pub(crate) fn shows(&self, at: Location, len: usize) -> bool {
+        self.at == at && self.len == len
     }
 }
 
@@ -279,8 +307,13 @@ mod tests {
     #[test]
     fn blocks_read_zero_and_windows_alias_the_pool() {
         let space = AddressSpace::reserve().unwrap();
-        let block = space.commit(10).unwrap();
+        let mut block = space.commit(10).unwrap();
         assert_eq!(block.len(), PAGE);
+        // Writes are checked against the block's end.
+        block.write_u32(PAGE - 4, 9).unwrap();
+        assert!(block.write_u32(PAGE - 3, 9).is_err());
+        assert!(block.write(usize::MAX, &[1]).is_err());
+        block.write_u32(PAGE - 4, 0).unwrap();
         assert!(block.offset() as usize >= NULL_REGION);
         // SAFETY: no wasm code runs in this space.
         assert!(unsafe { block.bytes() }.iter().all(|&b| b == 0));
@@ -289,9 +322,10 @@ mod tests {
         let buffer = pool.allocate(2 * PAGE).unwrap();
         // SAFETY: the allocation is ours and two pages long.
         unsafe { buffer.as_ptr().add(PAGE + 5).write(42) };
-        let file_offset = pool.locate(buffer.as_ptr(), 2 * PAGE).unwrap();
-        let window = space.map_window(pool.fd(), file_offset, 2 * PAGE).unwrap();
-        assert!(window.shows(file_offset, 2 * PAGE));
+        let at = pool.locate(buffer.as_ptr(), 2 * PAGE).unwrap();
+        let fd = pool.fd(at.segment).unwrap();
+        let window = space.map_window(fd, at, 2 * PAGE).unwrap();
+        assert!(window.shows(at, 2 * PAGE));
         let shown = space
             .base()
             .wrapping_add(window.offset() as usize + PAGE + 5);

@@ -19,15 +19,18 @@ use crate::linear_memory::SpaceMemoryCreator;
 /// Epoch tick of the budget clock.
 const TICK: Duration = Duration::from_millis(2);
 /// The most bytes of wasm machine stack a kernel may use before it traps.
-const MAX_WASM_STACK: usize = 1 << 20;
+pub(crate) const MAX_WASM_STACK: usize = 1 << 20;
 
 static BUDGET_MICROS: AtomicU64 = AtomicU64::new(30_000_000);
 static BUDGET_CHECKS: AtomicBool = AtomicBool::new(true);
 
-/// Sets how long one call into a kernel (a run of workgroups: a whole dispatch on `local-sync`, a
-/// chunk of a dispatch's workgroups on `local-task`) may take before it is interrupted and its
-/// submission fails with `DEADLINE_EXCEEDED`. The default is 30 s. Applies process-wide, from the
-/// next run on, to executables loaded with budget checks (see [`set_budget_checks`]).
+/// Sets how long one call into wasm may take before it is interrupted and fails with
+/// `DEADLINE_EXCEEDED`: a call into a kernel (a run of workgroups: a whole dispatch on
+/// `local-sync`, a chunk of a dispatch's workgroups on `local-task`), which fails its submission,
+/// and each call a load makes (the module's start function, `__wasm_apply_data_relocs`,
+/// `__wasm_call_ctors`, the library query), which fails the load or the thread's first run. The
+/// default is 30 s. Applies process-wide, from the next call on, to executables loaded with budget
+/// checks (see [`set_budget_checks`]).
 pub fn set_dispatch_budget(budget: Duration) {
     BUDGET_MICROS.store(
         u64::try_from(budget.as_micros()).unwrap_or(u64::MAX),

@@ -7,8 +7,10 @@
 //! kernel and the trap, and the device stays usable.
 //!
 //! ## Loading
-//! The module is validated and compiled once per executable; the `dylink.0` MEM_INFO says how much
-//! data memory and how many table slots it needs. Each thread that runs the executable gets its
+//! The module is checked (its only memory is the imported `env.memory`; its active data segments
+//! are evaluated per instance and must lie in its data), its bulk-memory instructions are
+//! rewritten into probing helpers, and it is compiled once per executable; the `dylink.0`
+//! MEM_INFO says how much data memory and how many table slots it needs. Each thread that runs the executable gets its
 //! own store and instance, made on first use and kept (thread-local, dropped with the executable
 //! or the thread): its own data block at `__memory_base`, a function table with `__table_base` = 1
 //! (slot 0 null), `__wasm_apply_data_relocs` and `__wasm_call_ctors` called once, and the library
@@ -23,23 +25,32 @@
 //! scratch, and windows onto the buffers bound to the run in progress.
 //!
 //! Linking this crate registers [`PoolSource`] as hal-local's `HostMemorySource`, so every
-//! `HeapAllocator` (the local drivers' device allocator) takes its buffers from one memory file,
-//! the pool. Before a run, the pages of each binding that lives in the pool are mapped
-//! (shared) into the instance's memory, each window followed by a guard page; windows the run does
-//! not bind are unmapped first, and windows that show the same pages as the previous run are kept,
-//! so a program that binds the same buffers again makes no system call. A binding outside the pool
-//! (imported host memory, or heap memory once the pool is full) is copied into the instance's
-//! staging memory before the run and back after it, then cleared, counted in [`copy_statistics`].
+//! `HeapAllocator` (the local drivers' device allocator) takes its buffers from the pool: memory
+//! files, a new one added when the others are full. Before a run, the pages of each binding are
+//! mapped (shared) into the instance's memory, each window followed by a guard page; windows the
+//! run does not bind are unmapped first, and windows that show the same pages as the previous run
+//! are kept, so a program that binds the same buffers again makes no system call. A binding
+//! outside the pool (imported host memory) is staged once per dispatch, before any workgroup
+//! runs: copied into pool memory that every thread running the dispatch shows like a pool buffer
+//! (bindings over the same bytes share one copy), and after the last workgroup only the bytes the
+//! dispatch changed are written back; counted in [`copy_statistics`].
 //!
 //! What the sandbox guarantees: a kernel can read and write only its instance's own memory and the
 //! pages of the buffers bound to its run; never another buffer, another thread's instance, or the
 //! host's memory, stacks or code. Any access elsewhere (a null pointer, past a binding into its
-//! guard page, a buffer bound to an earlier run) traps. Windows have page granularity: bytes of
-//! the same buffer that share a page with a binding's first or last byte are reachable too (pool
-//! buffers are page-aligned, so those bytes are never another buffer's). The instance's own data
-//! and workgroup local memory persist from run to run on a thread, as a native library's globals
-//! would. Host code touches pool memory only through raw pointers or while it holds the buffer's
-//! access gate.
+//! guard page, a buffer bound to an earlier run) traps, bulk-memory instructions included (they
+//! probe the pages they touch first, see `bulk_memory.rs`), and a module's active data segments
+//! must lie in its own data. Windows have page granularity: bytes of the same buffer that share
+//! a page with a binding's first or last byte are reachable too (pool buffers are page-aligned,
+//! so those bytes are never another buffer's). The instance's own data and workgroup local memory
+//! persist from run to run on a thread, as a native library's globals would. Host code touches
+//! pool memory only through raw pointers or while it holds the buffer's access gate.
+//!
+//! An untrusted module or kernel can fail its own load or dispatch, never the process: besides
+//! memory, a store may grow tables only to a limit (a grow past it returns -1 inside wasm), every
+//! call into wasm (initialisers and the library query included) runs under the budget, and a
+//! call from a thread whose stack is too small for wasm's stack limit runs on a helper thread
+//! with a big stack.
 
 //! ## Dispatch
 //! The executable is a `hal_local::LocalExecutable` made by `LocalExecutable::with_runner`: the
@@ -48,19 +59,25 @@
 //! kernels without naming this crate.
 //!
 //! ## Budget
-//! Epoch interruption with a 2 ms clock: a call into a kernel that runs past
-//! [`set_dispatch_budget`] (default 30 s) is interrupted and fails with `DEADLINE_EXCEEDED`. The
+//! Epoch interruption with a 2 ms clock: a call into wasm that runs past [`set_dispatch_budget`]
+//! (default 30 s) is interrupted and fails its dispatch, or its load, with `DEADLINE_EXCEEDED`. The
 //! checks cost time in tight loops; executables loaded after [`set_budget_checks`]`(false)` are
 //! compiled without them, for kernels trusted to terminate.
 
 mod address_space;
 mod allocator;
+mod bulk_memory;
 mod dylink;
 mod engine;
+mod inspect;
+mod limits;
 mod linear_memory;
 mod page_ranges;
 mod pool;
 mod runner;
+mod scratch;
+mod stack;
+mod staging;
 
 use std::sync::Arc;
 

@@ -1,51 +1,84 @@
 //! The pool: the memory of every device buffer the local drivers allocate while this loader is
-//! linked, kept in one memory file so the pages of a buffer can be mapped into the linear memory
-//! of the instance that runs a kernel bound to it, without copying them.
+//! linked (and of the staging copies of other bindings, see [`crate::staging`]), kept in memory
+//! files so the pages of a buffer can be mapped into the linear memory of the instance that runs
+//! a kernel bound to it, without copying them.
 //!
-//! At first use the pool creates an anonymous memory file (`memfd`) of [`POOL_BYTES`], sparse, and
-//! maps all of it once, shared, as the host's view. An allocation is a page-aligned range of the
-//! file; the host reaches it through the view, an instance through a window (see
-//! [`crate::address_space`]). Freeing punches the range out of the file, which returns its memory
-//! to the system, unmaps its pages from every window that still shows them and makes it read as
-//! zero when handed out again. The view is excluded from `fork` children (`MADV_DONTFORK`), so a
-//! child never writes into the parent's buffers through shared pages.
+//! The pool is a list of *segments*. A segment is an anonymous memory file (`memfd`), sparse,
+//! mapped whole and shared as the host's view. The first segment is made at first use; when no
+//! segment has room for an allocation, another is added ([`SEGMENT_BYTES`], or the allocation's
+//! size if larger), up to [`MAX_SEGMENTS`]. So one huge allocation takes a segment of its own
+//! instead of pushing every later buffer of the process out of the pool (into copies).
+//!
+//! An allocation is a page-aligned range of one segment; the host reaches it through the view, an
+//! instance through a window (see [`crate::address_space`]). Freeing punches the range out of the
+//! file, which returns its memory to the system, unmaps its pages from every window that still
+//! shows them and makes it read as zero when handed out again. Views are excluded from `fork`
+//! children (`MADV_DONTFORK`), so a child never writes into the parent's buffers through shared
+//! pages. Segments are never removed: their views stay valid for the life of the process.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
 use crate::page_ranges::{round_up, PageRanges};
 
-/// Bytes of the memory file and of the host's view of it: address space only, memory is used as
+/// Bytes of a segment's memory file and of its view: address space only, memory is used as
 /// buffers touch it.
-pub(crate) const POOL_BYTES: usize = 256 << 30;
+pub(crate) const SEGMENT_BYTES: usize = 256 << 30;
+/// The most segments: 16 TiB of address space at the default segment size (x86-64 user space is
+/// 128 TiB).
+pub(crate) const MAX_SEGMENTS: usize = 64;
 /// Host page size.
 pub(crate) const PAGE: usize = 4096;
 
-/// The process-wide pool of buffer memory.
-pub(crate) struct Pool {
+/// One memory file and the host's view of it.
+struct Segment {
     file: OwnedFd,
     view: NonNull<u8>,
+    len: usize,
     free: Mutex<PageRanges>,
 }
 
-// SAFETY: `view` is a fixed shared mapping owned by the pool for the life of the process; the free
-// list is behind a mutex.
+/// Where a range of the pool lies: its segment and the byte offset in that segment's file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Location {
+    /// Index of the segment.
+    pub(crate) segment: usize,
+    /// Byte offset in the segment's memory file.
+    pub(crate) offset: usize,
+}
+
+/// The pool of buffer memory: segments added as needed.
+pub(crate) struct Pool {
+    segments: [OnceLock<Segment>; MAX_SEGMENTS],
+    /// Segments made so far; `segments[..count]` are all set.
+    count: AtomicUsize,
+    /// Held while a segment is added, so two threads that find the pool full add one between
+    /// them.
+    grow: Mutex<()>,
+    /// Size of segments added for allocations that fit one.
+    segment_bytes: usize,
+}
+
+// SAFETY: every view is a fixed shared mapping owned by its segment for the life of the pool; the
+// free lists are behind mutexes.
 unsafe impl Send for Pool {}
 // SAFETY: as above.
 unsafe impl Sync for Pool {}
 
-/// The pool, created on first use; `None` if the system refused the memory file or the mapping (the
-/// drivers then allocate from the heap and kernels get copies).
+/// The process-wide pool, created on first use; `None` if the system refused the first memory
+/// file or its mapping (the drivers then allocate from the heap, and wasm kernels cannot see those
+/// buffers).
 pub(crate) fn pool() -> Option<&'static Pool> {
     static POOL: OnceLock<Option<Pool>> = OnceLock::new();
-    POOL.get_or_init(|| Pool::create().ok()).as_ref()
+    POOL.get_or_init(|| Pool::new(SEGMENT_BYTES).ok()).as_ref()
 }
 
-impl Pool {
-    fn create() -> std::io::Result<Pool> {
+impl Segment {
+    fn create(len: usize) -> std::io::Result<Segment> {
         // SAFETY: the name is NUL-terminated; the flags are valid.
         let fd = unsafe { libc::memfd_create(c"loader-wasm-pool".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
@@ -53,8 +86,10 @@ impl Pool {
         }
         // SAFETY: `fd` is a fresh descriptor nothing else owns.
         let file = unsafe { OwnedFd::from_raw_fd(fd) };
+        let size = libc::off_t::try_from(len)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
         // SAFETY: sizing our own memory file; it stays sparse.
-        if unsafe { libc::ftruncate(file.as_raw_fd(), POOL_BYTES as libc::off_t) } != 0 {
+        if unsafe { libc::ftruncate(file.as_raw_fd(), size) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: a new shared mapping of our file at an address the kernel picks touches no
@@ -62,7 +97,7 @@ impl Pool {
         let view = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                POOL_BYTES,
+                len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED | libc::MAP_NORESERVE,
                 file.as_raw_fd(),
@@ -74,26 +109,84 @@ impl Pool {
         }
         // SAFETY: advice on the mapping just made. Failure only means a fork child would share the
         // pages, which the pool documents.
-        unsafe { libc::madvise(view, POOL_BYTES, libc::MADV_DONTFORK) };
-        Ok(Pool {
+        unsafe { libc::madvise(view, len, libc::MADV_DONTFORK) };
+        Ok(Segment {
             file,
             view: NonNull::new(view.cast()).expect("mmap returned null"),
-            free: Mutex::new(PageRanges::new(0, POOL_BYTES)),
+            len,
+            free: Mutex::new(PageRanges::new(0, len)),
         })
     }
 
-    /// The memory file, for mapping windows.
-    pub(crate) fn fd(&self) -> libc::c_int {
-        self.file.as_raw_fd()
-    }
-
-    /// `size` zeroed bytes (rounded up to pages; at least one), page-aligned, or `None` when the
-    /// pool has no room.
-    pub(crate) fn allocate(&self, size: usize) -> Option<NonNull<u8>> {
-        let len = round_up(size.max(1), PAGE)?;
+    fn take(&self, len: usize) -> Option<NonNull<u8>> {
         let offset = self.free.lock().take(len)?;
         // SAFETY: the range lies inside the view.
         NonNull::new(unsafe { self.view.as_ptr().add(offset) })
+    }
+
+    fn offset_of(&self, ptr: *const u8) -> Option<usize> {
+        let offset = (ptr as usize).checked_sub(self.view.as_ptr() as usize)?;
+        (offset < self.len).then_some(offset)
+    }
+}
+
+impl Pool {
+    /// A pool whose first segment (and every later one that an allocation fits) is
+    /// `segment_bytes` long (a page multiple).
+    pub(crate) fn new(segment_bytes: usize) -> std::io::Result<Pool> {
+        let pool = Pool {
+            segments: [const { OnceLock::new() }; MAX_SEGMENTS],
+            count: AtomicUsize::new(0),
+            grow: Mutex::new(()),
+            segment_bytes,
+        };
+        let _ = pool.segments[0].set(Segment::create(segment_bytes)?);
+        pool.count.store(1, Ordering::Release);
+        Ok(pool)
+    }
+
+    /// The segments made so far.
+    #[inline]
+    fn segments(&self) -> impl Iterator<Item = &Segment> {
+        let count = self.count.load(Ordering::Acquire);
+        self.segments[..count].iter().filter_map(OnceLock::get)
+    }
+
+    /// The memory file of `segment`, for mapping windows.
+    pub(crate) fn fd(&self, segment: usize) -> Option<libc::c_int> {
+        self.segments
+            .get(segment)?
+            .get()
+            .map(|s| s.file.as_raw_fd())
+    }
+
+    /// How many segments the pool has.
+    #[cfg(test)]
+    pub(crate) fn segment_count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// `size` zeroed bytes (rounded up to pages; at least one), page-aligned, or `None` when no
+    /// segment has room and no segment can be added.
+    pub(crate) fn allocate(&self, size: usize) -> Option<NonNull<u8>> {
+        let len = round_up(size.max(1), PAGE)?;
+        if let Some(ptr) = self.segments().find_map(|s| s.take(len)) {
+            return Some(ptr);
+        }
+        let _grow = self.grow.lock();
+        // Another thread may have added a segment meanwhile.
+        if let Some(ptr) = self.segments().find_map(|s| s.take(len)) {
+            return Some(ptr);
+        }
+        let count = self.count.load(Ordering::Acquire);
+        if count == MAX_SEGMENTS {
+            return None;
+        }
+        let segment = Segment::create(len.max(self.segment_bytes)).ok()?;
+        let ptr = segment.take(len);
+        let _ = self.segments[count].set(segment);
+        self.count.store(count + 1, Ordering::Release);
+        ptr
     }
 
     /// Frees an allocation.
@@ -102,14 +195,19 @@ impl Pool {
     /// `ptr` came from [`Pool::allocate`] with `size`, is freed once, and nothing reads or writes
     /// it any more.
     pub(crate) unsafe fn free(&self, ptr: NonNull<u8>, size: usize) {
-        let offset = ptr.as_ptr() as usize - self.view.as_ptr() as usize;
         let len = round_up(size.max(1), PAGE).expect("the size fit when allocated");
+        let Some((segment, offset)) = self
+            .segments()
+            .find_map(|s| s.offset_of(ptr.as_ptr()).map(|o| (s, o)))
+        else {
+            return;
+        };
         // SAFETY: punching out our own file's range: its pages are released (and unmapped from
         // every window still showing them) and read as zero from now on. Per the caller nothing
         // uses them.
         let punched = unsafe {
             libc::fallocate(
-                self.file.as_raw_fd(),
+                segment.file.as_raw_fd(),
                 libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
                 offset as libc::off_t,
                 len as libc::off_t,
@@ -120,13 +218,61 @@ impl Pool {
             // range out of circulation rather than break the zeroing promise.
             return;
         }
-        self.free.lock().give(offset, len);
+        segment.free.lock().give(offset, len);
     }
 
-    /// The file offset of `[ptr, ptr + len)` if the range lies in the pool.
+    /// Where `[ptr, ptr + len)` lies if the whole range is in one segment of the pool.
     #[inline]
-    pub(crate) fn locate(&self, ptr: *const u8, len: usize) -> Option<usize> {
-        let offset = (ptr as usize).checked_sub(self.view.as_ptr() as usize)?;
-        (offset.checked_add(len)? <= POOL_BYTES).then_some(offset)
+    pub(crate) fn locate(&self, ptr: *const u8, len: usize) -> Option<Location> {
+        self.segments().enumerate().find_map(|(segment, s)| {
+            let offset = s.offset_of(ptr)?;
+            (offset.checked_add(len)? <= s.len).then_some(Location { segment, offset })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_allocation_gets_a_segment_and_later_ones_still_fit() {
+        let pool = Pool::new(16 * PAGE).unwrap();
+        let small = pool.allocate(PAGE).unwrap();
+        // Larger than what is left of the first segment, and than a whole segment.
+        let huge = pool.allocate(64 * PAGE).unwrap();
+        assert_eq!(pool.segment_count(), 2);
+        // The first segment still serves small allocations.
+        let next = pool.allocate(PAGE).unwrap();
+        assert_eq!(pool.locate(next.as_ptr(), PAGE).unwrap().segment, 0);
+        let at = pool.locate(huge.as_ptr(), 64 * PAGE).unwrap();
+        assert_eq!((at.segment, at.offset), (1, 0));
+        assert_eq!(
+            pool.locate(huge.as_ptr(), 64 * PAGE + 1),
+            None,
+            "past its segment"
+        );
+        // Once the first segment is full, a third one is added.
+        let rest = pool.allocate(14 * PAGE).unwrap();
+        let overflow = pool.allocate(PAGE).unwrap();
+        assert_eq!(pool.locate(overflow.as_ptr(), PAGE).unwrap().segment, 2);
+        // SAFETY: each allocation is freed once with its size and is not used any more.
+        unsafe {
+            // Freed memory reads as zero when handed out again.
+            small.as_ptr().write(7);
+            pool.free(small, PAGE);
+            let again = pool.allocate(PAGE).unwrap();
+            assert_eq!(again, small);
+            assert_eq!(again.as_ptr().read(), 0);
+            for (ptr, len) in [
+                (again, PAGE),
+                (huge, 64 * PAGE),
+                (next, PAGE),
+                (rest, 14 * PAGE),
+                (overflow, PAGE),
+            ] {
+                pool.free(ptr, len);
+            }
+        }
     }
 }

@@ -3,21 +3,26 @@
 //! [`bindings`].
 
 use std::cell::RefCell;
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use hal_core::{ExportInfo, Result, Status, StatusCode, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT};
 use hal_local::abi::{DispatchAttrs, DispatchStateV0, WORKGROUP_LOCAL_MEMORY_PAGE_SIZE};
-use hal_local::{ExportEntry, LocalMemory, WorkgroupRunner};
+use hal_local::{DispatchSession, ExportEntry, LocalMemory, WorkgroupRunner};
 use wasmtime::{
     Extern, ExternType, Global, GlobalType, Instance, Memory, Module, Mutability, Ref, RefType,
-    Store, Table, TableType, Trap, TypedFunc, Val, ValType,
+    Store, StoreLimits, Table, TableType, Trap, TypedFunc, Val, ValType,
 };
 
 use crate::address_space::{AddressSpace, Block, Window};
 use crate::dylink::MemInfo;
 use crate::engine::{budget_checks, budget_ticks, dispatch_budget, engine, memory_module};
+use crate::inspect::Inspection;
+use crate::limits::{limited_store, MAX_TABLE_ELEMENTS};
 use crate::linear_memory::with_space;
+use crate::scratch::Scratch;
+use crate::stack::{with_wasm_stack, Lent};
 
 mod bindings;
 
@@ -26,34 +31,26 @@ const TABLE_BASE: u32 = 1;
 /// Bytes of shadow stack given to modules that import `__stack_pointer`.
 const STACK_BYTES: usize = 256 * 1024;
 
-// Per-worker scratch layout (wasm32 ABI structs), offsets inside one page.
-const ENVIRONMENT: usize = 0; // 80 bytes
-const EXECUTABLE_CONSTANTS: usize = 128; // ≤ 256 bytes
-const DISPATCH_STATE: usize = 384; // 36 bytes
-const WORKGROUP_STATE: usize = 448; // 24 bytes
-const PUSH_CONSTANTS: usize = 512; // ≤ 256 bytes
-const BINDING_PTRS: usize = 768; // ≤ 256 bytes
-const BINDING_LENGTHS: usize = 1024; // ≤ 256 bytes
-const SCRATCH_BYTES: usize = 1280;
-
-static ZERO_COPY_BINDINGS: AtomicU64 = AtomicU64::new(0);
-static COPIED_BINDINGS: AtomicU64 = AtomicU64::new(0);
-static COPIED_BYTES: AtomicU64 = AtomicU64::new(0);
+pub(crate) static ZERO_COPY_BINDINGS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static COPIED_BINDINGS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static COPIED_BYTES: AtomicU64 = AtomicU64::new(0);
 static WINDOWS_MAPPED: AtomicU64 = AtomicU64::new(0);
 
 /// How bindings reached kernels so far in this process.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CopyStatistics {
-    /// Bindings passed in place: their buffer lives in the pool and its pages were shown in the
-    /// instance's memory.
+    /// Bindings of dispatches passed in place: their buffer lives in the pool and its pages are
+    /// shown in the memory of the instances that run the dispatch.
     pub zero_copy_bindings: u64,
-    /// Of those, the ones that needed a new window (one `mmap`) because the previous run on that
-    /// thread and executable did not bind the same pages.
+    /// Windows mapped (one `mmap` each): a run needed pages that the previous run on that thread
+    /// and executable did not show. Staged copies are shown through windows too.
     pub windows_mapped: u64,
-    /// Bindings copied into the instance's memory before a run and back after it (buffers
-    /// outside the pool, such as imported host memory).
+    /// Bindings of dispatches staged: copied into pool memory before the dispatch and back after
+    /// it (buffers outside the pool, such as imported host memory). Bindings over the same bytes
+    /// share one copy.
     pub copied_bindings: u64,
-    /// Bytes those copies moved, in and out.
+    /// Bytes those copies moved: each staged range's length once in and once out (only changed
+    /// bytes are written back).
     pub copied_bytes: u64,
 }
 
@@ -68,7 +65,11 @@ pub fn copy_statistics() -> CopyStatistics {
 }
 
 /// `space` as the memory of `store`, whose engine is `engine(checked)`.
-fn space_memory(store: &mut Store<()>, space: &Arc<AddressSpace>, checked: bool) -> Result<Memory> {
+fn space_memory(
+    store: &mut Store<StoreLimits>,
+    space: &Arc<AddressSpace>,
+    checked: bool,
+) -> Result<Memory> {
     let module = memory_module(checked);
     let instance = with_space(space, || Instance::new(&mut *store, module, &[]))
         .map_err(|e| wasm_error("creating the instance's memory", e))?;
@@ -89,6 +90,8 @@ fn invalid(message: impl Into<String>) -> Status {
 pub(crate) struct Shared {
     module: Module,
     mem_info: MemInfo,
+    /// Its active data segments, checked per instance.
+    inspection: Inspection,
     constants: Vec<u32>,
     imports_stack_pointer: bool,
     /// Compiled with budget checks (by `engine(true)`).
@@ -113,45 +116,47 @@ struct Library {
 /// A store and instance of one executable on one thread, with its own address space.
 struct Worker {
     shared: Weak<Shared>,
-    store: Store<()>,
+    store: Store<StoreLimits>,
     space: Arc<AddressSpace>,
     /// Pool pages shown in the space: those bound by the last run, kept for the next run if it
     /// binds the same pages.
     windows: Vec<Window>,
     functions: Vec<TypedFunc<(i32, i32, i32), i32>>,
     stack_pointer: Option<(Global, u32)>,
-    scratch: Block,
+    scratch: Scratch,
     _data: Block,
     _stack: Option<Block>,
     local: Option<Block>,
-    staging: Option<Block>,
 }
 
 thread_local! {
     static WORKERS: RefCell<Vec<Worker>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Reads the module's data, checked to lie inside its data block.
+/// Reads the module's data, checked to lie inside its data block. Addresses are computed in
+/// `u64` from the module's 32-bit pointers, so no pointer it returns can overflow them.
 struct DataView<'a> {
     block: &'a Block,
 }
 
 impl DataView<'_> {
-    fn bytes(&self, addr: u32, len: usize, what: &str) -> Result<&[u8]> {
-        let start = self.block.offset() as usize;
-        let addr = addr as usize;
-        if addr < start || addr + len > start + self.block.len() {
+    fn bytes(&self, addr: u64, len: usize, what: &str) -> Result<&[u8]> {
+        let start = u64::from(self.block.offset());
+        let end = start + self.block.len() as u64;
+        if addr < start || addr + len as u64 > end {
             return Err(invalid(format!(
                 "the library's {what} (wasm address {addr:#x}, {len} bytes) lies outside its data"
             )));
         }
+        let at = (addr - start) as usize;
         // SAFETY: the module's code does not run while the view is used.
         let bytes = unsafe { self.block.bytes() };
-        Ok(&bytes[addr - start..addr - start + len])
+        Ok(&bytes[at..at + len])
     }
 
-    fn u32(&self, addr: u32, what: &str) -> Result<u32> {
-        let b = self.bytes(addr, 4, what)?;
+    /// The u32 at `base + offset`.
+    fn u32(&self, base: u32, offset: u64, what: &str) -> Result<u32> {
+        let b = self.bytes(u64::from(base) + offset, 4, what)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
@@ -159,8 +164,9 @@ impl DataView<'_> {
         if addr == 0 {
             return Err(invalid(format!("library {what} is null")));
         }
-        let end = (self.block.offset() as usize + self.block.len()).saturating_sub(addr as usize);
-        let bytes = self.bytes(addr, end, what)?;
+        let end = u64::from(self.block.offset()) + self.block.len() as u64;
+        let len = end.saturating_sub(u64::from(addr)) as usize;
+        let bytes = self.bytes(u64::from(addr), len, what)?;
         let len = bytes
             .iter()
             .position(|&b| b == 0)
@@ -175,11 +181,27 @@ fn wasm_error(context: &str, error: wasmtime::Error) -> Status {
     invalid(format!("{context}: {error:#}"))
 }
 
+/// A failed call into wasm while loading: `DEADLINE_EXCEEDED` if it ran past the budget, else
+/// `INVALID_ARGUMENT` naming the trap (the module is bad).
+fn load_error(context: &str, error: wasmtime::Error) -> Status {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => status(
+            StatusCode::DeadlineExceeded,
+            format!(
+                "{context}: ran past its budget of {:?} and was interrupted",
+                dispatch_budget()
+            ),
+        ),
+        _ => wasm_error(context, error),
+    }
+}
+
 impl Worker {
     fn new(shared: &Arc<Shared>) -> Result<(Worker, Library)> {
-        let mut store = Store::new(shared.module.engine(), ());
-        // Ignored by code compiled without budget checks.
-        store.set_epoch_deadline(u64::MAX / 2);
+        let mut store = limited_store(shared.module.engine());
+        // Every call into wasm below (the start function while instantiating, the initialisers,
+        // the query) gets the budget; code compiled without budget checks ignores it.
+        store.set_epoch_deadline(budget_ticks());
         let info = shared.mem_info;
         if info.memory_align > 12 {
             return Err(invalid(format!(
@@ -195,9 +217,32 @@ impl Worker {
         }
         // The first slot at or after TABLE_BASE with the alignment the module asks for.
         let table_base = TABLE_BASE.max(1 << info.table_align);
+        let table_slots = u64::from(table_base) + u64::from(info.table_size);
+        if table_slots > MAX_TABLE_ELEMENTS as u64 {
+            return Err(invalid(format!(
+                "the module's dylink.0 asks for {} table slots (from slot {table_base}); an instance's table has at most {MAX_TABLE_ELEMENTS}",
+                info.table_size
+            )));
+        }
         let space = AddressSpace::reserve()?;
-        let data = space.commit(info.memory_size as usize)?;
-        let scratch = space.commit(SCRATCH_BYTES)?;
+        let data = space.commit(info.memory_size as usize).map_err(|s| {
+            s.with_context(format!(
+                "for the module's {} bytes of data (dylink.0)",
+                info.memory_size
+            ))
+        })?;
+        // Active data segments are written by wasmtime's host code while instantiating: each
+        // must land in the data block (see `crate::inspect`).
+        let data_start = u64::from(data.offset());
+        shared.inspection.check_data_segments(
+            |name| match name {
+                "env.__memory_base" => Some(data.offset()),
+                "env.__table_base" => Some(table_base),
+                _ => None,
+            },
+            data_start..data_start + data.len() as u64,
+        )?;
+        let scratch = Scratch::new(&space, &shared.constants)?;
         let stack = if shared.imports_stack_pointer {
             Some(space.commit(STACK_BYTES)?)
         } else {
@@ -211,7 +256,12 @@ impl Worker {
             let external: Extern = match (name, import.ty()) {
                 (("env", "memory"), ExternType::Memory(_)) => memory.into(),
                 (("env", "__indirect_function_table"), ExternType::Table(ty)) => {
-                    let minimum = ty.minimum().max(u64::from(table_base + info.table_size));
+                    let minimum = ty.minimum().max(table_slots);
+                    if minimum > MAX_TABLE_ELEMENTS as u64 {
+                        return Err(invalid(format!(
+                            "the module's table needs {minimum} slots; an instance's table has at most {MAX_TABLE_ELEMENTS}"
+                        )));
+                    }
                     Table::new(
                         &mut store,
                         TableType::new(RefType::FUNCREF, minimum as u32, None),
@@ -258,43 +308,31 @@ impl Worker {
             imports.push(external);
         }
         let instance = Instance::new(&mut store, &shared.module, &imports)
-            .map_err(|e| wasm_error("instantiating the module", e))?;
+            .map_err(|e| load_error("instantiating the module", e))?;
         for init in ["__wasm_apply_data_relocs", "__wasm_call_ctors"] {
             if let Some(function) = instance.get_func(&mut store, init) {
-                function
+                let function = function
                     .typed::<(), ()>(&store)
-                    .and_then(|f| f.call(&mut store, ()))
-                    .map_err(|e| wasm_error(&format!("calling {init}"), e))?;
+                    .map_err(|e| wasm_error(init, e))?;
+                store.set_epoch_deadline(budget_ticks());
+                function
+                    .call(&mut store, ())
+                    .map_err(|e| load_error(&format!("calling {init}"), e))?;
             }
         }
         let query = instance
             .get_typed_func::<(i32, i32), i32>(&mut store, "iree_hal_executable_library_query")
             .map_err(|e| wasm_error("the module's iree_hal_executable_library_query", e))?;
-        // The environment: executable constants, no imports (thunk slot 0 is null and traps),
-        // no processor information.
-        let base = scratch.offset() as usize;
-        for (i, &constant) in shared.constants.iter().enumerate() {
-            // SAFETY: at most 64 constants fit the scratch block's constant area; no wasm code
-            // runs.
-            unsafe { space.put(base + EXECUTABLE_CONSTANTS + 4 * i, constant) };
-        }
-        let constants_ptr = if shared.constants.is_empty() {
-            0
-        } else {
-            (base + EXECUTABLE_CONSTANTS) as u32
-        };
-        // SAFETY: the environment area lies in the scratch block; fresh pages are zero, which
-        // leaves the import arrays and processor data null.
-        unsafe { space.put(base + ENVIRONMENT, constants_ptr) };
+        store.set_epoch_deadline(budget_ticks());
         let library = query
             .call(
                 &mut store,
                 (
                     hal_local::abi::LIBRARY_VERSION as i32,
-                    (base + ENVIRONMENT) as i32,
+                    scratch.environment() as i32,
                 ),
             )
-            .map_err(|e| wasm_error("calling the library query", e))? as u32;
+            .map_err(|e| load_error("calling the library query", e))? as u32;
         let library = read_library(&DataView { block: &data }, library, shared.constants.len())?;
         let table = match instance.get_export(&mut store, "__indirect_function_table") {
             Some(Extern::Table(table)) => Some(table),
@@ -330,7 +368,6 @@ impl Worker {
                 _data: data,
                 _stack: stack,
                 local: None,
-                staging: None,
             },
             library,
         ))
@@ -345,8 +382,8 @@ fn read_library(data: &DataView<'_>, library: u32, provided_constants: usize) ->
             "the library query returned null for version 6",
         ));
     }
-    let header = data.u32(library, "library struct")?;
-    let version = data.u32(header, "header")?;
+    let header = data.u32(library, 0, "library struct")?;
+    let version = data.u32(header, 0, "header")?;
     if version != hal_local::abi::LIBRARY_VERSION {
         return Err(status(
             StatusCode::Incompatible,
@@ -356,18 +393,21 @@ fn read_library(data: &DataView<'_>, library: u32, provided_constants: usize) ->
             ),
         ));
     }
-    let name = data.string(data.u32(header + 4, "header")?, "name")?;
-    let sanitizer = data.u32(header + 12, "header")?;
+    let name = data.string(data.u32(header, 4, "header")?, "name")?;
+    let sanitizer = data.u32(header, 12, "header")?;
     if sanitizer != 0 {
         return Err(status(
             StatusCode::Incompatible,
             format!("library '{name}' was built with sanitizer kind {sanitizer}"),
         ));
     }
-    let import_count = data.u32(library + 4, "import table")?;
-    let symbols = data.u32(library + 8, "import table")?;
+    let import_count = data.u32(library, 4, "import table")?;
+    let symbols = data.u32(library, 8, "import table")?;
     for i in 0..import_count.min(65_536) {
-        let symbol = data.string(data.u32(symbols + 4 * i, "import symbols")?, "import name")?;
+        let symbol = data.string(
+            data.u32(symbols, 4 * u64::from(i), "import symbols")?,
+            "import name",
+        )?;
         if !symbol.starts_with('?') {
             return Err(status(
                 StatusCode::Unimplemented,
@@ -375,16 +415,16 @@ fn read_library(data: &DataView<'_>, library: u32, provided_constants: usize) ->
             ));
         }
     }
-    let constant_count = data.u32(library + 52, "constant table")? as usize;
+    let constant_count = data.u32(library, 52, "constant table")? as usize;
     if constant_count != provided_constants {
         return Err(invalid(format!(
             "library '{name}' takes {constant_count} executable constants, but {provided_constants} were given"
         )));
     }
-    let count = data.u32(library + 12, "export table")?;
-    let ptrs = data.u32(library + 16, "export table")?;
-    let attrs = data.u32(library + 20, "export table")?;
-    let names = data.u32(library + 32, "export table")?;
+    let count = data.u32(library, 12, "export table")?;
+    let ptrs = data.u32(library, 16, "export table")?;
+    let attrs = data.u32(library, 20, "export table")?;
+    let names = data.u32(library, 32, "export table")?;
     if count > hal_local::MAX_EXPORT_COUNT {
         return Err(invalid(format!(
             "library '{name}' declares {count} exports"
@@ -398,11 +438,15 @@ fn read_library(data: &DataView<'_>, library: u32, provided_constants: usize) ->
     let mut exports = Vec::with_capacity(count as usize);
     for ordinal in 0..count {
         let export_name = data.string(
-            data.u32(names + 4 * ordinal, "export names")?,
+            data.u32(names, 4 * u64::from(ordinal), "export names")?,
             &format!("export {ordinal} name"),
         )?;
-        let table_index = data.u32(ptrs + 4 * ordinal, "export functions")?;
-        let raw = data.bytes(attrs + 64 * ordinal, 64, "export attributes")?;
+        let table_index = data.u32(ptrs, 4 * u64::from(ordinal), "export functions")?;
+        let raw = data.bytes(
+            u64::from(attrs) + 64 * u64::from(ordinal),
+            64,
+            "export attributes",
+        )?;
         // SAFETY: 64 readable bytes; DispatchAttrs is plain old data of that size with the same
         // layout in wasm32 (no pointers).
         let attrs: DispatchAttrs = unsafe { raw.as_ptr().cast::<DispatchAttrs>().read_unaligned() };
@@ -429,11 +473,18 @@ fn read_library(data: &DataView<'_>, library: u32, provided_constants: usize) ->
     Ok(Library { name, exports })
 }
 
-/// Compiles and checks a module, instantiating it once on this thread to read its library.
+/// Compiles and checks a module, instantiating it once to read its library (on this thread, or
+/// on a helper with a bigger stack, see [`crate::stack`]).
 pub(crate) fn load(data: &[u8], constants: &[u32]) -> Result<hal_core::Executable> {
+    with_wasm_stack(|| load_here(data, constants))
+}
+
+fn load_here(data: &[u8], constants: &[u32]) -> Result<hal_core::Executable> {
     let mem_info = crate::dylink::mem_info(data)?;
+    let inspection = crate::inspect::inspect(data)?;
+    let guarded = crate::bulk_memory::guard(data)?;
     let checked = budget_checks();
-    let module = Module::new(engine(checked), data)
+    let module = Module::new(engine(checked), &guarded)
         .map_err(|e| wasm_error("the WebAssembly module does not compile", e))?;
     if !module
         .imports()
@@ -449,6 +500,7 @@ pub(crate) fn load(data: &[u8], constants: &[u32]) -> Result<hal_core::Executabl
     let mut shared = Arc::new(Shared {
         module,
         mem_info,
+        inspection,
         constants: constants.to_vec(),
         imports_stack_pointer,
         checked,
@@ -505,6 +557,17 @@ fn describe_trap(error: &wasmtime::Error) -> (StatusCode, String) {
 }
 
 impl WorkgroupRunner for WasmRunner {
+    unsafe fn begin_dispatch(
+        &self,
+        _ordinal: u32,
+        binding_ptrs: &mut [*mut c_void],
+        binding_lengths: &[usize],
+    ) -> Result<Option<Box<dyn DispatchSession>>> {
+        // SAFETY: forwarded from the caller.
+        let session = unsafe { crate::staging::stage(binding_ptrs, binding_lengths) }?;
+        Ok(session.map(|s| Box::new(s) as Box<dyn DispatchSession>))
+    }
+
     unsafe fn run_workgroups(
         &self,
         ordinal: u32,
@@ -522,6 +585,30 @@ impl WorkgroupRunner for WasmRunner {
         {
             return Ok(());
         }
+        let lent = Lent((self, export, state));
+        with_wasm_stack(move || {
+            let lent = lent;
+            let (runner, export, state) = lent.0;
+            // SAFETY: forwarded from the caller, who waits for this call to end.
+            unsafe { runner.run_here(ordinal, export, state, first, count, processor_id) }
+        })
+    }
+}
+
+impl WasmRunner {
+    /// [`WorkgroupRunner::run_workgroups`] on the calling thread's instance.
+    ///
+    /// # Safety
+    /// As [`WorkgroupRunner::run_workgroups`].
+    unsafe fn run_here(
+        &self,
+        ordinal: u32,
+        export: &ExportEntry,
+        state: &DispatchStateV0,
+        first: u64,
+        count: u64,
+        processor_id: u32,
+    ) -> Result<()> {
         WORKERS.with(|cell| {
             let mut workers = cell.try_borrow_mut().map_err(|_| {
                 status(
@@ -581,22 +668,26 @@ impl Worker {
                     format!("export ordinal {ordinal} is out of range"),
                 )
             })?;
-        let scratch = self.scratch.offset() as usize;
-        // Bindings: shown in place when they live in the pool, else staged.
+        // Bindings: pool pages shown through windows (bindings outside the pool were staged in
+        // the pool by `begin_dispatch`).
         // SAFETY: forwarded from the caller.
-        let staged = unsafe { self.place_bindings(name, state)? };
-        // Push constants.
-        let constant_count = usize::from(state.constant_count).min(MAX_CONSTANT_COUNT as usize);
-        for i in 0..constant_count {
-            // SAFETY: the state has `constant_count` constants; the area lies in scratch.
-            unsafe {
-                self.space
-                    .put(scratch + PUSH_CONSTANTS + 4 * i, *state.constants.add(i))
-            };
+        unsafe { self.place_bindings(name, state)? };
+        let constant_count = usize::from(state.constant_count);
+        if constant_count > MAX_CONSTANT_COUNT as usize {
+            return Err(status(
+                StatusCode::OutOfRange,
+                format!("dispatch of '{name}' has {constant_count} push constants; the limit is {MAX_CONSTANT_COUNT}"),
+            ));
         }
+        let constants = if constant_count == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the state has `constant_count` constants (the caller's contract).
+            unsafe { std::slice::from_raw_parts(state.constants, constant_count) }
+        };
         // Local memory.
         let local_size = export.info.local_memory_size as usize;
-        let (local_ptr, local_len) = if local_size == 0 {
+        let local = if local_size == 0 {
             (0u32, 0u32)
         } else {
             if self.local.as_ref().is_none_or(|b| b.len() < local_size) {
@@ -606,27 +697,8 @@ impl Worker {
             let block = self.local.as_ref().expect("allocated above");
             (block.offset(), block.len() as u32)
         };
-        // SAFETY: the dispatch and workgroup states lie in the scratch block.
-        unsafe {
-            let d = scratch + DISPATCH_STATE;
-            self.space.put(d, state.workgroup_size_x);
-            self.space.put(d + 4, state.workgroup_size_y);
-            self.space.put(d + 8, state.workgroup_size_z);
-            self.space.put(d + 10, constant_count as u16);
-            self.space.put(d + 12, state.workgroup_count_x);
-            self.space.put(d + 16, state.workgroup_count_y);
-            self.space.put(d + 20, state.workgroup_count_z);
-            self.space.put(d + 22, state.max_concurrency);
-            self.space.put(d + 23, state.binding_count);
-            self.space.put(d + 24, (scratch + PUSH_CONSTANTS) as u32);
-            self.space.put(d + 28, (scratch + BINDING_PTRS) as u32);
-            self.space.put(d + 32, (scratch + BINDING_LENGTHS) as u32);
-            let w = scratch + WORKGROUP_STATE;
-            self.space.put(w + 10, 0u16);
-            self.space.put(w + 12, processor_id);
-            self.space.put(w + 16, local_ptr);
-            self.space.put(w + 20, local_len);
-        }
+        self.scratch
+            .set_dispatch(state, constants, processor_id, local)?;
         if let Some((global, top)) = self.stack_pointer {
             global
                 .set(&mut self.store, Val::I32(top as i32))
@@ -640,36 +712,28 @@ impl Worker {
         let rest = first / count_x;
         let mut y = (rest % count_y) as u32;
         let mut z = (rest / count_y) as u16;
+        let (environment, dispatch_state, workgroup_state) = self.scratch.arguments();
         let args = (
-            (scratch + ENVIRONMENT) as i32,
-            (scratch + DISPATCH_STATE) as i32,
-            (scratch + WORKGROUP_STATE) as i32,
+            environment as i32,
+            dispatch_state as i32,
+            workgroup_state as i32,
         );
-        let mut result = Ok(());
         for _ in 0..count {
-            let w = scratch + WORKGROUP_STATE;
-            // SAFETY: the workgroup state lies in the scratch block.
-            unsafe {
-                self.space.put(w, x);
-                self.space.put(w + 4, y);
-                self.space.put(w + 8, z);
-            }
+            self.scratch.set_workgroup_id(x, y, z)?;
             match function.call(&mut self.store, args) {
                 Ok(0) => {}
                 Ok(code) => {
-                    result = Err(status(
+                    return Err(status(
                         StatusCode::Internal,
                         format!("wasm kernel '{name}' returned error {code} in workgroup ({x}, {y}, {z})"),
                     ));
-                    break;
                 }
                 Err(error) => {
                     let (code, what) = describe_trap(&error);
-                    result = Err(status(
+                    return Err(status(
                         code,
                         format!("wasm kernel '{name}' {what} in workgroup ({x}, {y}, {z})"),
                     ));
-                    break;
                 }
             }
             x += 1;
@@ -682,8 +746,6 @@ impl Worker {
                 }
             }
         }
-        // SAFETY: forwarded from the caller; the kernel has returned.
-        unsafe { self.unstage(&staged) };
-        result
+        Ok(())
     }
 }

@@ -92,15 +92,7 @@ fn imported_host_memory_is_copied_in_and_out() {
     let before = loader_wasm::copy_statistics();
     // SAFETY: `host` outlives the buffer (dropped before `host` is read) and nothing else touches
     // it meanwhile.
-    let buffer = unsafe {
-        device.allocator().import_host_memory(
-            hal_core::BufferParams::default(),
-            host.as_mut_ptr().cast(),
-            400,
-            None,
-        )
-    }
-    .unwrap();
+    let buffer = unsafe { common::import(&device, &mut host) };
     dispatch(&device, &executable, "double", [2, 1, 1], &[], &[&buffer]).unwrap();
     drop(buffer);
     assert_eq!(host, (0..100).map(|v| v * 2).collect::<Vec<u32>>());
@@ -116,17 +108,28 @@ struct Shared(hal_local::abi::DispatchStateV0);
 unsafe impl Sync for Shared {}
 
 #[test]
-fn copies_merge_when_workers_share_a_buffer() {
+fn copies_are_shared_by_the_threads_of_a_dispatch() {
     // Two threads run halves of one dispatch (max_concurrency 2) over one buffer outside the
-    // pool, as local-task's workers do: each thread has its own instance and its own staged copy
-    // and writes back only the bytes it changed.
+    // pool, as local-task's workers do: the dispatch's session stages the buffer once, both
+    // threads' instances show that one copy, and the session writes it back once.
     let device = device();
     let executable = prepare(&device, &sandbox()).unwrap();
     let local = hal_local::LocalExecutable::from_handle(&executable).unwrap();
     let export = local.export(0).unwrap();
     let mut host: Vec<u32> = (0..64 * 64).collect();
-    let ptrs = [host.as_mut_ptr().cast::<std::ffi::c_void>()];
+    let mut ptrs = [host.as_mut_ptr().cast::<std::ffi::c_void>()];
     let lengths = [64 * 64 * 4];
+    let before = loader_wasm::copy_statistics();
+    // SAFETY: `host` is valid for the whole dispatch and not touched until the session is
+    // finished.
+    let session = unsafe { local.begin_dispatch(export, &mut ptrs, &lengths) }
+        .unwrap()
+        .expect("host memory is staged");
+    assert_ne!(
+        ptrs[0],
+        host.as_mut_ptr().cast(),
+        "the binding now points at the copy"
+    );
     let args = hal_local::DispatchArgs {
         export,
         workgroup_count: [64, 1, 1],
@@ -136,14 +139,13 @@ fn copies_merge_when_workers_share_a_buffer() {
         max_concurrency: 2,
     };
     let state = Shared(hal_local::dispatch_state(&args).unwrap());
-    let before = loader_wasm::copy_statistics();
     std::thread::scope(|scope| {
         for half in 0..2u64 {
             let state = &state;
             scope.spawn(move || {
                 let mut memory = hal_local::LocalMemory::default();
-                // SAFETY: the binding is valid for the whole call and the two halves touch
-                // disjoint tiles; nothing else accesses `host` meanwhile.
+                // SAFETY: the staged copy is valid until the session is finished, after both
+                // threads; the two halves touch disjoint tiles.
                 unsafe {
                     hal_local::run_workgroups(
                         local,
@@ -159,8 +161,39 @@ fn copies_merge_when_workers_share_a_buffer() {
             });
         }
     });
+    session.finish().unwrap();
     assert_eq!(host, (0..64 * 64).map(|v| v * 2).collect::<Vec<u32>>());
-    assert!(loader_wasm::copy_statistics().copied_bindings >= before.copied_bindings + 2);
+    let after = loader_wasm::copy_statistics();
+    assert!(after.copied_bindings > before.copied_bindings);
+}
+
+#[test]
+fn bindings_outside_the_pool_need_a_dispatch_session() {
+    // A run handed host memory directly (a driver that skipped begin_dispatch) fails clearly
+    // instead of copying per run.
+    let device = device();
+    let executable = prepare(&device, &sandbox()).unwrap();
+    let local = hal_local::LocalExecutable::from_handle(&executable).unwrap();
+    let export = local.export(0).unwrap();
+    let mut host = vec![1u32; 64];
+    let ptrs = [host.as_mut_ptr().cast::<std::ffi::c_void>()];
+    let lengths = [64 * 4];
+    let args = hal_local::DispatchArgs {
+        export,
+        workgroup_count: [1, 1, 1],
+        constants: &[],
+        binding_ptrs: &ptrs,
+        binding_lengths: &lengths,
+        max_concurrency: 1,
+    };
+    let state = hal_local::dispatch_state(&args).unwrap();
+    let mut memory = hal_local::LocalMemory::default();
+    // SAFETY: `host` is valid for the call and not touched meanwhile.
+    let status = unsafe { hal_local::run_workgroups(local, export, &state, 0, 1, 0, &mut memory) }
+        .unwrap_err();
+    assert_eq!(status.code(), StatusCode::Internal, "{status}");
+    assert!(status.to_string().contains("begin_dispatch"), "{status}");
+    assert_eq!(host, [1; 64]);
 }
 
 #[test]
@@ -304,29 +337,134 @@ fn a_range_binding_shows_only_its_own_pages() {
 }
 
 #[test]
-fn staged_copies_are_cleared_after_their_run() {
+fn staged_copies_are_gone_after_their_dispatch() {
     let device = device();
     let executable = prepare(&device, &sandbox()).unwrap();
+    let other = buffer_with(&device, &[1u32; 16]);
     let mut host = vec![SECRET; 1024];
     // SAFETY: `host` outlives the buffer (dropped before `host` is read) and nothing else touches
     // it meanwhile.
-    let imported = unsafe {
-        device.allocator().import_host_memory(
-            hal_core::BufferParams::default(),
-            host.as_mut_ptr().cast(),
-            4096,
-            None,
-        )
-    }
-    .unwrap();
+    let imported = unsafe { common::import(&device, &mut host) };
     let address = address_of(&device, &executable, &imported, 0);
     drop(imported);
     assert_eq!(host[0], address);
     assert_eq!(host[1], SECRET);
-    // The staging memory that held the copy is either gone or zeroed: no later run sees it.
-    let other = buffer_with(&device, &[1u32; 16]);
+    // The pool memory that held the copy is freed: no later run sees its bytes (the address
+    // traps, or shows the run's own binding).
     match peek(&device, &executable, &other, address + 4) {
-        Ok(value) => assert_eq!(value, 0, "a stale staged copy"),
+        Ok(value) => assert_ne!(value, SECRET, "a stale staged copy"),
         Err(status) => assert_eq!(status.code(), StatusCode::Aborted, "{status}"),
     }
+}
+
+/// Runs `export` of the sandbox over `buffer` with `constants`.
+fn run(
+    device: &Device,
+    executable: &Executable,
+    export: &str,
+    constants: &[u32],
+    buffer: &Buffer,
+) -> hal_core::Result<()> {
+    dispatch(device, executable, export, [1, 1, 1], constants, &[buffer])
+}
+
+#[test]
+fn bulk_memory_outside_the_bindings_traps() {
+    common::isolated("bulk_memory_outside_the_bindings_traps", || {
+        let device = device();
+        let executable = prepare(&device, &sandbox()).unwrap();
+        // One page: the page after it is the binding's guard page.
+        let data = buffer_with(&device, &[0u32; 1024]);
+        let far = 0x4000_0000;
+        let cases: &[(&str, [u32; 3])] = &[
+            ("copy", [0, 4096 - 8, 16]),    // the source runs past the binding
+            ("copy", [4096 - 8, 0, 16]),    // the destination does
+            ("copy", [4096 - 8, 0, 4096]),  // a whole page past it
+            ("copy", [far, 0, 4]),          // a destination outside every window
+            ("copy", [0, far, 4]),          // a source outside
+            ("copy", [0, 0, u32::MAX]),     // past 4 GiB
+            ("fill", [4096 - 8, 0xab, 16]), // past the binding
+            ("fill", [far, 0xab, 1]),       // outside every window
+            ("fill", [0u32.wrapping_sub(4096), 0, 8192]), // the page before the binding
+            ("init", [4096 - 8, 16, 0]),    // past the binding
+            ("init", [far, 1, 0]),          // outside every window
+        ];
+        for &(export, constants) in cases {
+            let count = if export == "init" { 2 } else { 3 };
+            let status =
+                run(&device, &executable, export, &constants[..count], &data).expect_err(export);
+            assert_eq!(
+                status.code(),
+                StatusCode::Aborted,
+                "{export} {constants:x?}: {status}"
+            );
+            assert!(
+                status.to_string().contains("out of bounds memory access"),
+                "{export} {constants:x?}: {status}"
+            );
+        }
+        // Nothing was written past or before the binding's bytes by the failed operations'
+        // probes, and inside it the operations work.
+        assert_eq!(data.read_elements::<u32>(0, 1024).unwrap(), [0; 1024]);
+        run(&device, &executable, "init", &[8, 16], &data).unwrap();
+        run(&device, &executable, "copy", &[100, 8, 16], &data).unwrap();
+        run(&device, &executable, "fill", &[4090, 0x5a, 6], &data).unwrap();
+        let bytes = data.read_elements::<u8>(0, 4096).unwrap();
+        assert_eq!(&bytes[8..24], b"0123456789abcdef");
+        assert_eq!(&bytes[100..116], b"0123456789abcdef");
+        assert_eq!(&bytes[4090..], [0x5a; 6]);
+        run(&device, &executable, "copy", &[0, 0, 0], &data).unwrap();
+        run(&device, &executable, "fill", &[far, 0, 0], &data).unwrap();
+    });
+}
+
+#[test]
+fn table_and_memory_growth_fail_inside_wasm() {
+    let device = device();
+    let executable = prepare(&device, &sandbox()).unwrap();
+    let results = buffer_with(&device, &[0u32; 2]);
+    // A few slots are fine; past the store's limits table.grow returns -1, without the host
+    // allocating (2^28 slots would be 2 GiB). The memory never grows: it is 4 GiB already.
+    for (delta, expected) in [
+        (16, None),
+        (1 << 21, Some(u32::MAX)),
+        (1 << 28, Some(u32::MAX)),
+    ] {
+        run(&device, &executable, "grow", &[delta], &results).unwrap();
+        let [table, memory] = results.read_elements::<u32>(0, 2).unwrap()[..] else {
+            unreachable!()
+        };
+        match expected {
+            None => assert!(table < 1 << 20, "growing by {delta}: {table:#x}"),
+            Some(value) => assert_eq!(table, value, "growing by {delta}"),
+        }
+        assert_eq!(memory, u32::MAX, "memory.grow");
+    }
+}
+
+#[test]
+fn a_small_stack_gets_traps_not_crashes() {
+    // Wasm may use 1 MiB of stack below its entry; a thread with 256 KiB has less, so its calls
+    // into wasm run on a helper thread with a big stack.
+    common::isolated("a_small_stack_gets_traps_not_crashes", || {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let device = device();
+                let executable = prepare(&device, &sandbox()).unwrap();
+                let status = dispatch(&device, &executable, "stack_overflow", [1, 1, 1], &[], &[])
+                    .unwrap_err();
+                assert_eq!(status.code(), StatusCode::Aborted, "{status}");
+                assert!(
+                    status.to_string().contains("call stack exhausted"),
+                    "{status}"
+                );
+                let data = buffer_with(&device, &[1u32, 2, 3]);
+                dispatch(&device, &executable, "double", [1, 1, 1], &[], &[&data]).unwrap();
+                assert_eq!(data.read_elements::<u32>(0, 3).unwrap(), [2, 4, 6]);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    });
 }

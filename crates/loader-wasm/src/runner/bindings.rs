@@ -1,5 +1,6 @@
 //! How a run's bindings reach the kernel: pool pages shown in the instance's memory through
-//! windows (no copy), anything else staged (copied in before the run and out after it).
+//! windows, without copies. Bindings outside the pool never get here: the runner's
+//! `begin_dispatch` stages them in pool memory once per dispatch (see [`crate::staging`]).
 //!
 //! Before each run the instance's windows are made to match the run's bindings exactly: windows
 //! showing the same pages as the previous run are kept (no system call in the steady state of a
@@ -9,63 +10,51 @@
 //! pages: bytes of the same buffer that share a page with a binding's first or last byte are
 //! reachable too (pool buffers are page-aligned, so those bytes are never another buffer's).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 
 use hal_core::{Result, Status, StatusCode};
 use hal_local::abi::DispatchStateV0;
 
-use super::{
-    status, Worker, BINDING_LENGTHS, BINDING_PTRS, COPIED_BINDINGS, COPIED_BYTES, WINDOWS_MAPPED,
-    ZERO_COPY_BINDINGS,
-};
+use super::{status, Worker, WINDOWS_MAPPED};
 use crate::page_ranges::round_up;
-use crate::pool::{pool, PAGE};
+use crate::pool::{pool, Location, PAGE};
 
-/// A binding outside the pool, staged for one run.
-pub(super) struct Staged {
-    index: usize,
-    host: *mut u8,
-    /// Where the kernel sees it (offset into the staging block until placed).
-    wasm: u32,
-    len: usize,
-    /// The host bytes as copied in, when other threads may write other parts of the buffer.
-    snapshot: Option<Vec<u8>>,
-}
-
-/// The pool pages `[start, start + len)` a binding lies in, and its offset from `start`.
+/// The pool pages a binding lies in (`len` bytes from `at`), and its offset from their start.
 #[derive(Clone, Copy)]
 struct Pages {
-    start: usize,
+    at: Location,
     len: usize,
     within: usize,
 }
 
+#[inline]
 fn pages_of(ptr: *const u8, len: usize) -> Option<Pages> {
-    let offset = pool()?.locate(ptr, len)?;
-    let start = offset / PAGE * PAGE;
-    let end = round_up(offset + len, PAGE)?;
+    let found = pool()?.locate(ptr, len)?;
+    let start = found.offset / PAGE * PAGE;
+    let end = round_up(found.offset + len, PAGE)?;
     Some(Pages {
-        start,
+        at: Location {
+            segment: found.segment,
+            offset: start,
+        },
         len: end - start,
-        within: offset - start,
+        within: found.offset - start,
     })
 }
 
 impl Worker {
-    /// Writes the run's binding pointers and lengths into the scratch block, showing pool
-    /// bindings through windows and staging the others; returns the staged ones for
-    /// [`Worker::unstage`].
+    /// Shows the run's bindings through windows and writes their wasm addresses and lengths into
+    /// the scratch. A binding outside the pool is an error: the dispatch was not begun through
+    /// the runner's `begin_dispatch`, which stages such bindings.
     ///
     /// # Safety
-    /// As `WorkgroupRunner::run_workgroups`: the state's binding arrays are valid and each binding
-    /// is valid for reads and writes of its length for the run.
+    /// As `WorkgroupRunner::run_workgroups`: the state's binding arrays are valid.
     pub(super) unsafe fn place_bindings(
         &mut self,
         name: &str,
         state: &DispatchStateV0,
-    ) -> Result<Vec<Staged>> {
+    ) -> Result<()> {
         let count = usize::from(state.binding_count);
-        let scratch = self.scratch.offset() as usize;
         let binding = |i: usize| {
             // SAFETY: the state has `binding_count` pointers and lengths.
             unsafe {
@@ -88,7 +77,7 @@ impl Worker {
                 if let Some(j) = self
                     .windows
                     .iter()
-                    .position(|w| w.shows(pages.start, pages.len))
+                    .position(|w| w.shows(pages.at, pages.len))
                 {
                     used |= 1 << j;
                 }
@@ -100,8 +89,6 @@ impl Worker {
             j += 1;
             keep
         });
-        let mut staged = Vec::new();
-        let mut staging_bytes = 0usize;
         for i in 0..count {
             let (ptr, len) = binding(i);
             let len32 = u32::try_from(len).map_err(|_| {
@@ -115,132 +102,38 @@ impl Worker {
             let wasm = if len == 0 {
                 // Nothing to show: the null address, which traps if touched.
                 0
-            } else if let Some(pages) = pages_of(ptr, len) {
-                ZERO_COPY_BINDINGS.fetch_add(1, Ordering::Relaxed);
+            } else {
+                let pages = pages_of(ptr, len).ok_or_else(|| {
+                    status(
+                        StatusCode::Internal,
+                        format!(
+                            "binding {i} of '{name}' ({len} bytes at {ptr:p}) is not in the loader's memory pool: \
+                             the dispatch did not begin through the runner's begin_dispatch, which stages such bindings"
+                        ),
+                    )
+                })?;
                 self.window_for(pages).map_err(|s: Status| {
                     s.with_context(format!("while showing binding {i} of '{name}'"))
                 })? + pages.within as u32
-            } else {
-                staged.push(Staged {
-                    index: i,
-                    host: ptr,
-                    wasm: staging_bytes as u32,
-                    len,
-                    snapshot: None,
-                });
-                staging_bytes += len.div_ceil(64) * 64;
-                0
             };
-            // SAFETY: the binding arrays lie in the scratch block; no wasm code runs.
-            unsafe {
-                self.space.put(scratch + BINDING_PTRS + 4 * i, wasm);
-                self.space.put(scratch + BINDING_LENGTHS + 4 * i, len32);
-            }
+            self.scratch.set_binding(i, wasm, len32)?;
         }
-        if staged.is_empty() {
-            return Ok(staged);
-        }
-        if self
-            .staging
-            .as_ref()
-            .is_none_or(|b| b.len() < staging_bytes)
-        {
-            self.staging = None;
-            self.staging = Some(self.space.commit(staging_bytes)?);
-        }
-        let staging = self.staging.as_ref().expect("committed above").offset();
-        let concurrent = state.max_concurrency > 1;
-        for s in &mut staged {
-            s.wasm += staging;
-            // SAFETY: the binding pointer array lies in the scratch block; no wasm code runs.
-            unsafe { self.space.put(scratch + BINDING_PTRS + 4 * s.index, s.wasm) };
-            let target = self.space.base().wrapping_add(s.wasm as usize);
-            // SAFETY: the source is valid for reads of `len` (caller's contract); the target is
-            // `len` bytes of this worker's staging block.
-            unsafe { copy_in(s, target, concurrent) };
-            COPIED_BINDINGS.fetch_add(1, Ordering::Relaxed);
-            COPIED_BYTES.fetch_add(s.len as u64, Ordering::Relaxed);
-        }
-        Ok(staged)
+        Ok(())
     }
 
     /// The wasm address of a window showing `pages`: the one kept from an earlier run or placed
     /// for an earlier binding of this run, or a new one.
     fn window_for(&mut self, pages: Pages) -> Result<u32> {
-        if let Some(window) = self
-            .windows
-            .iter()
-            .find(|w| w.shows(pages.start, pages.len))
-        {
+        if let Some(window) = self.windows.iter().find(|w| w.shows(pages.at, pages.len)) {
             return Ok(window.offset());
         }
-        let pool = pool().expect("the binding lies in the pool");
-        let window = self.space.map_window(pool.fd(), pages.start, pages.len)?;
+        let fd = pool()
+            .and_then(|pool| pool.fd(pages.at.segment))
+            .expect("the binding lies in the pool");
+        let window = self.space.map_window(fd, pages.at, pages.len)?;
         WINDOWS_MAPPED.fetch_add(1, Ordering::Relaxed);
         let offset = window.offset();
         self.windows.push(window);
         Ok(offset)
-    }
-
-    /// Copies staged bindings back to their buffers and clears the staging memory, so no later
-    /// run of this instance sees their bytes.
-    ///
-    /// # Safety
-    /// As [`Worker::place_bindings`], which returned `staged`; no wasm code runs.
-    pub(super) unsafe fn unstage(&mut self, staged: &[Staged]) {
-        for s in staged {
-            let source = self.space.base().wrapping_add(s.wasm as usize);
-            // SAFETY: the host side is valid for writes of `len` (caller's contract); the source
-            // is `len` bytes of this worker's staging block.
-            unsafe {
-                copy_out(s, source);
-                source.write_bytes(0, s.len);
-            }
-            COPIED_BYTES.fetch_add(s.len as u64, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Copies a staged binding to `target`. With other workers possibly writing other parts of the
-/// same buffer, the host bytes are read one relaxed atomic byte at a time and a snapshot is kept
-/// so only bytes this run changed are written back.
-///
-/// # Safety
-/// `s.host` is valid for reads of `s.len` bytes; `target` is `s.len` writable bytes owned by this
-/// worker.
-unsafe fn copy_in(s: &mut Staged, target: *mut u8, concurrent: bool) {
-    if concurrent {
-        let mut snapshot = vec![0u8; s.len];
-        for (i, byte) in snapshot.iter_mut().enumerate() {
-            // SAFETY: in bounds per the contract; AtomicU8 has u8's layout.
-            *byte = unsafe { (*s.host.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed) };
-        }
-        // SAFETY: the target is this worker's staging memory.
-        unsafe { std::ptr::copy_nonoverlapping(snapshot.as_ptr(), target, s.len) };
-        s.snapshot = Some(snapshot);
-    } else {
-        // SAFETY: per the contract; the ranges do not overlap (one is the worker's own).
-        unsafe { std::ptr::copy_nonoverlapping(s.host, target, s.len) };
-    }
-}
-
-/// Copies a staged binding back out of `source` (only changed bytes when a snapshot was kept).
-///
-/// # Safety
-/// As [`copy_in`], with `s.host` valid for writes and `source` readable.
-unsafe fn copy_out(s: &Staged, source: *const u8) {
-    match &s.snapshot {
-        Some(snapshot) => {
-            for (i, &before) in snapshot.iter().enumerate() {
-                // SAFETY: in bounds of the staging block.
-                let after = unsafe { source.add(i).read() };
-                if after != before {
-                    // SAFETY: in bounds per the contract; AtomicU8 has u8's layout.
-                    unsafe { (*s.host.add(i).cast::<AtomicU8>()).store(after, Ordering::Relaxed) };
-                }
-            }
-        }
-        // SAFETY: per the contract.
-        None => unsafe { std::ptr::copy_nonoverlapping(source, s.host, s.len) },
     }
 }

@@ -11,6 +11,36 @@ use hal_core::{
 use driver_sync as _;
 use loader_wasm as _;
 
+/// Runs `body` in a child process (this test binary, filtered to `test`, the calling test's
+/// name), so that a crash fails that test with the signal instead of killing the whole test
+/// binary. In the child, runs `body` itself.
+pub fn isolated(test: &str, body: impl FnOnce()) {
+    const CHILD: &str = "LOADER_WASM_ISOLATED_TEST";
+    if std::env::var_os(CHILD).is_some() {
+        body();
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, test)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{test} failed in its child process ({}):\n{text}",
+        output.status
+    );
+    assert!(
+        text.contains("1 passed"),
+        "{test} did not run in its child process:\n{text}"
+    );
+}
+
 /// A `local-sync` device.
 pub fn device() -> Device {
     hal_core::create_device("local-sync").expect("local-sync device")
@@ -55,6 +85,23 @@ pub fn dispatch(
 ) -> Result<()> {
     let refs: Vec<BufferRef> = buffers.iter().map(|b| BufferRef::whole(b)).collect();
     dispatch_refs(device, executable, export, count, constants, &refs)
+}
+
+/// Imports `host` as a buffer (outside the pool, so its bindings are staged).
+///
+/// # Safety
+/// `host` outlives the buffer and nothing else touches it while the buffer lives.
+pub unsafe fn import<T: bytemuck::Pod>(device: &Device, host: &mut [T]) -> Buffer {
+    // SAFETY: per the caller.
+    unsafe {
+        device.allocator().import_host_memory(
+            BufferParams::default(),
+            host.as_mut_ptr().cast(),
+            std::mem::size_of_val(host),
+            None,
+        )
+    }
+    .unwrap()
 }
 
 /// Dispatches `export` once over buffer ranges and waits; the submission's result.
