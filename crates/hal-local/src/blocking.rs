@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
+use crate::sync::{Condvar, Mutex};
 use hal_core::Result;
-use parking_lot::{Condvar, Mutex};
 
 /// A one-shot notification carrying a result. The first `notify` wins.
 #[derive(Default)]

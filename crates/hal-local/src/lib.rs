@@ -33,6 +33,7 @@ mod queue_signals;
 mod queue_work;
 mod ready_queue;
 mod semaphore;
+mod sync;
 mod transfer;
 mod wait_list;
 mod workgroup_loop;

@@ -1,12 +1,12 @@
 //! Waiting on several semaphores at once (all or any), with one notification per wait.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hal_core::{Result, SemaphoreImpl, Status, Timeout, Timepoint, WaitMode};
 
 use crate::blocking::Notification;
 use crate::semaphore::{LocalSemaphore, TimepointId};
+use crate::sync::{AtomicUsize, Ordering};
 
 /// What a wait list is known to be now: decided (`Some`) or not yet (`None`). All: the first
 /// failure in list order fails it, else it is done when every timepoint is reached. Any: a

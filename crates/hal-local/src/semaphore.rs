@@ -8,13 +8,11 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use hal_core::{Result, Semaphore, SemaphoreImpl, Status, Timeout};
-use parking_lot::Mutex;
-
 use crate::blocking::Notification;
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use hal_core::{Result, Semaphore, SemaphoreImpl, Status, Timeout};
 
 /// Called once when a timepoint is reached (`Ok`) or its semaphore fails (`Err`).
 pub type TimepointCallback = Box<dyn FnOnce(Result<()>) + Send>;

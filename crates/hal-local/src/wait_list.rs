@@ -10,15 +10,13 @@
 //! semaphore drops and fails the work. It is also registered with [`crate::liveness`], which
 //! fails it when nothing could release it any more (every handle dropped, even in cycles).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-
-use hal_core::{Result, Status, Timepoint};
-use parking_lot::Mutex;
 
 use crate::liveness::{self, Cancel};
 use crate::queue_signals::QueueSignals;
 use crate::semaphore::{LocalSemaphore, TimepointId};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
+use hal_core::{Result, Status, Timepoint};
 
 /// What to do when the wait list resolves: `Ok` when every wait is reached, or the first failure;
 /// with the operation's signals, handed back.

@@ -48,6 +48,18 @@ const STEPS: &[Step] = &[
         env: LOOM,
     },
     Step {
+        name: "loom: semaphore, waits and wait lists",
+        args: &[
+            "test",
+            "-p",
+            "hal-local",
+            "--test",
+            "loom_semaphore",
+            "--release",
+        ],
+        env: LOOM,
+    },
+    Step {
         name: "loom: task-driver sleep and region hand-off",
         args: &[
             "test",
