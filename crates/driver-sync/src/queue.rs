@@ -24,7 +24,7 @@ pub fn submit(operation: QueueOperation) -> Result<()> {
         signals,
         work,
     } = operation;
-    let signals = QueueSignals::new(&signals)?;
+    let signals = QueueSignals::new(signals)?;
     when_reached(
         &waits,
         signals,

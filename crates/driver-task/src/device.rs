@@ -102,7 +102,7 @@ impl DeviceImpl for TaskDevice {
             signals,
             work,
         } = operation;
-        let signals = QueueSignals::new(&signals)?;
+        let signals = QueueSignals::new(signals)?;
         let pool = self.pool.shared().clone();
         when_reached(
             &waits,

@@ -72,7 +72,10 @@ pub(crate) fn unpark(id: u64) {
 
 /// Fails every parked operation that nothing can release any more (see the module docs).
 pub fn cancel_abandoned() {
-    let abandoned = find_abandoned();
+    let (abandoned, semaphores) = find_abandoned();
+    // Dropped only now, with the registry unlocked: the last reference to a semaphore fails the
+    // work still waiting on it, which unparks that work.
+    drop(semaphores);
     if abandoned.is_empty() {
         return;
     }
@@ -89,7 +92,9 @@ pub fn parked_operations() -> usize {
     PARKED.lock().len()
 }
 
-fn find_abandoned() -> Vec<Arc<dyn Cancel>> {
+/// The abandoned operations, and the semaphores the check looked at (for the caller to drop
+/// once the registry is unlocked).
+fn find_abandoned() -> (Vec<Arc<dyn Cancel>>, Vec<Arc<LocalSemaphore>>) {
     let parked = PARKED.lock();
     // Number the semaphores the parked operations name.
     let mut numbering = Numbering::default();
@@ -166,11 +171,12 @@ fn find_abandoned() -> Vec<Arc<dyn Cancel>> {
             }
         }
     }
-    operations
+    let abandoned = operations
         .iter()
         .filter(|op| op.blockers > 0)
         .filter_map(|op| op.cancel.upgrade())
-        .collect()
+        .collect();
+    (abandoned, semaphores)
 }
 
 /// Dense numbers for the semaphores of one check.

@@ -21,11 +21,12 @@ pub struct QueueSignals {
 }
 
 impl QueueSignals {
-    /// Takes the signal list of an operation being accepted. Every semaphore must be a local
-    /// one; otherwise nothing is counted and the error names the entry.
-    pub fn new(signals: &[Timepoint]) -> Result<QueueSignals> {
+    /// Takes the signal list of an operation being accepted (reusing its allocation), dropping
+    /// the user handles. Every semaphore must be a local one; otherwise nothing is counted and
+    /// the error names the entry.
+    pub fn new(signals: Vec<Timepoint>) -> Result<QueueSignals> {
         let points = signals
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(index, signal)| {
                 LocalSemaphore::from_impl(signal.semaphore.inner())

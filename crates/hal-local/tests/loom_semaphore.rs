@@ -114,7 +114,7 @@ fn a_wait_list_resolves_once_when_the_last_wait_is_reached() {
         let (wait_a, wait_b) = (a.clone(), b.clone());
         when_reached(
             &[a.at(1), b.at(1)],
-            QueueSignals::new(&[done.at(1)]).unwrap(),
+            QueueSignals::new(vec![done.at(1)]).unwrap(),
             Box::new(move |result, signals| {
                 assert!(wait_a.query().unwrap() >= 1 && wait_b.query().unwrap() >= 1);
                 counter.fetch_add(1, Ordering::SeqCst);
@@ -142,7 +142,7 @@ fn a_wait_list_fails_once_and_cancels_the_rest() {
         let counter = results.clone();
         when_reached(
             &[a.at(1), b.at(1)],
-            QueueSignals::new(&[done.at(1)]).unwrap(),
+            QueueSignals::new(vec![done.at(1)]).unwrap(),
             Box::new(move |result, signals| {
                 assert!(result.is_err(), "a failed wait resolved with success");
                 counter.fetch_add(1, Ordering::SeqCst);
