@@ -11,7 +11,7 @@
 
 use hal_core::{Result, Status};
 use object::elf;
-use object::read::elf::{FileHeader, SectionHeader, Sym};
+use object::read::elf::{FileHeader, SectionHeader, SectionTable, Sym};
 use object::LittleEndian;
 
 use crate::dynamic::Dynamic;
@@ -178,6 +178,50 @@ fn image<'data>(
     Image::new(data, header.e_phoff(LittleEndian), segments)
 }
 
+/// The section header table: every section with file contents inside the file, and every
+/// allocated one where the loaded segments map it.
+fn sections<'data>(
+    data: &'data [u8],
+    header: &'data elf::FileHeader64<LittleEndian>,
+    image: &Image<'data>,
+) -> Result<SectionTable<'data, elf::FileHeader64<LittleEndian>>> {
+    let endian = LittleEndian;
+    let sections = header
+        .sections(endian, data)
+        .map_err(|e| bad(format_args!("malformed section header table: {e}")))?;
+    for (index, section) in sections.iter().enumerate() {
+        if section.sh_type(endian) == elf::SHT_NOBITS {
+            continue;
+        }
+        let (offset, size) = (section.sh_offset(endian), section.sh_size(endian));
+        if offset
+            .checked_add(size)
+            .is_none_or(|end| end > data.len() as u64)
+        {
+            return Err(truncated(
+                &format!("section {index}"),
+                offset,
+                size,
+                data.len(),
+            ));
+        }
+        // A linker places every allocated section in a loaded segment, at the address that
+        // segment maps its file bytes to. A segment moved by damage no longer agrees with the
+        // sections it holds (whose addresses the code and tables were linked against).
+        let address = section.sh_addr(endian);
+        if section.sh_flags(endian) & u64::from(elf::SHF_ALLOC) != 0
+            && size > 0
+            && image.file_bytes(address, size).map(|bytes| bytes.as_ptr())
+                != data.get(offset as usize..).map(|bytes| bytes.as_ptr())
+        {
+            return Err(bad(format_args!(
+                "section {index} at address {address:#x} (file offset {offset:#x}) is not where the loaded segments map those bytes"
+            )));
+        }
+    }
+    Ok(sections)
+}
+
 /// Checks that `data` is an x86_64 ELF shared object exporting the library query, with every
 /// header, segment and section inside the file, and everything the system loader reads, writes
 /// or calls while loading it inside the segments it maps. Errors say what is wrong.
@@ -187,7 +231,9 @@ fn image<'data>(
 /// - **The file**: an ELF64 little-endian shared object (`ET_DYN` without `PT_INTERP`: a
 ///   position-independent executable is `ET_DYN` too, but has an interpreter) for x86_64, with the
 ///   identification the system loader accepts (version 1, System V or GNU OS ABI, zero padding),
-///   whose headers, segments and sections all lie inside the file.
+///   whose headers, segments and sections all lie inside the file, every allocated section where
+///   the loaded segments map its bytes (a moved segment no longer matches the code and tables
+///   linked for it).
 /// - **The segments**: `PT_LOAD` segments page-aligned with congruent offsets and addresses, no
 ///   larger in the file than in memory, in address order without overlap, inside the user address
 ///   space; the dynamic section, program header table, TLS image, notes and unwind table inside the
@@ -225,27 +271,7 @@ pub fn check_shared_object(data: &[u8]) -> Result<LibraryFacts> {
     let endian = LittleEndian;
     let image = image(data, header)?;
 
-    // Sections: the table and every section with file contents inside the file.
-    let sections = header
-        .sections(endian, data)
-        .map_err(|e| bad(format_args!("malformed section header table: {e}")))?;
-    for (index, section) in sections.iter().enumerate() {
-        if section.sh_type(endian) == elf::SHT_NOBITS {
-            continue;
-        }
-        let (offset, size) = (section.sh_offset(endian), section.sh_size(endian));
-        if offset
-            .checked_add(size)
-            .is_none_or(|end| end > data.len() as u64)
-        {
-            return Err(truncated(
-                &format!("section {index}"),
-                offset,
-                size,
-                data.len(),
-            ));
-        }
-    }
+    let sections = sections(data, header, &image)?;
     let symbols = sections
         .symbols(endian, data, elf::SHT_DYNSYM)
         .map_err(|e| bad(format_args!("malformed dynamic symbol table: {e}")))?;
@@ -348,8 +374,10 @@ mod tests {
                 if interpreter {
                     continue;
                 }
-                let result = image(&data, header)
-                    .and_then(|image| system_loader_view(&data, &image).map(|_| ()));
+                let result = image(&data, header).and_then(|image| {
+                    sections(&data, header, &image)?;
+                    system_loader_view(&data, &image).map(|_| ())
+                });
                 checked += 1;
                 if let Err(status) = result {
                     failures.push(format!("{}: {status}", path.display()));

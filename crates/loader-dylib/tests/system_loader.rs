@@ -241,6 +241,21 @@ fn a_loaded_segment_larger_than_the_address_space() {
 }
 
 #[test]
+fn a_loaded_segment_moved_away_from_its_sections() {
+    let mut library = Library::embedded();
+    let code = library.phdr(elf::PT_LOAD, 1);
+    // A page further on: still aligned and in order, but the code linked for 0x1c30 is not
+    // there any more.
+    library.set_phdr(code, |p| {
+        let vaddr = p.p_vaddr.get(LE);
+        p.p_vaddr.set(LE, vaddr + 0x1000)
+    });
+    library.refused(
+        "at address 0x1c30 (file offset 0xc30) is not where the loaded segments map those bytes",
+    );
+}
+
+#[test]
 fn a_dynamic_section_outside_the_loaded_segments() {
     let mut library = Library::embedded();
     let dynamic = library.phdr(elf::PT_DYNAMIC, 0);
