@@ -31,8 +31,13 @@ pub fn library(name: &str, form: &str) -> Vec<u8> {
 }
 
 /// Builds cdylib-kernels (a no-op when `cargo test --workspace` already has) and returns the
-/// shared library's path.
+/// shared library's path. Cargo runs once per test binary: it may wait for the build lock.
 pub fn built_cdylib() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_cdylib).clone()
+}
+
+fn build_cdylib() -> PathBuf {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let output = Command::new(cargo)
