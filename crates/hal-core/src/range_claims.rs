@@ -1,16 +1,18 @@
 //! Which byte ranges of an allocation running device work uses, and how: what keeps unordered
 //! device work from racing with Rust code.
 //!
-//! Device work is ordered only by semaphores and barriers. Work the user left unordered may run
-//! at the same time on the same bytes; for native and sandboxed kernels and for the runtime's own
-//! byte copies that gives unspecified bytes, as in IREE. But a kernel written in safe Rust sees
-//! its bindings as `&[T]` and `&mut [T]`, and the compiler may assume nobody writes behind a `&[T]`
-//! nor touches what a `&mut [T]` covers: a race there is undefined behaviour. So every unit of
-//! device work (an inline command buffer, a queue operation, a local-task execution) claims the
-//! ranges it touches before it runs, saying how ([`RangeUse`]), and a claim that would let
-//! another unit race with such references is refused with `FAILED_PRECONDITION` instead: the
-//! later work fails, nothing races. Claims of one unit never conflict with each other (its own
-//! commands are ordered, or checked by the driver that runs them concurrently).
+//! Device work is ordered only by semaphores and barriers; work the user left unordered may run
+//! at the same time on the same bytes. Where Rust code is one of the racers that is undefined
+//! behaviour, whatever the outcome: the runtime's own transfers (fills, updates, copies) write
+//! bytes, and a kernel written in safe Rust sees its bindings as `&[T]` and `&mut [T]`, which the
+//! compiler assumes nobody writes behind (nor, for `&mut`, reads). So every unit of device work (an
+//! inline command buffer, a queue operation, a local-task execution) claims the ranges it touches
+//! before it runs, saying how ([`RangeUse`]), and a claim that would race with Rust code of
+//! another unit is refused with `FAILED_PRECONDITION` instead: the later work fails, nothing
+//! races. The only races left are between kernels the runtime cannot see into (native and
+//! WebAssembly code, which may or may not write a binding): for them it cannot tell a race from
+//! two readers, and they give unspecified bytes, as in IREE. Claims of one unit never conflict
+//! with each other (its commands are ordered, or checked by the driver that runs them at once).
 
 use parking_lot::Mutex;
 
@@ -19,10 +21,11 @@ use crate::{Result, Status};
 /// How device work uses a byte range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RangeUse {
-    /// The work may write the range.
+    /// The work writes the range (Rust code does: a transfer, or a safe kernel's `&mut`).
     pub writes: bool,
-    /// Rust code holds references into the range while the work runs (a safe kernel's views),
-    /// so nothing else may write it, and nothing else may touch it if those are `&mut`.
+    /// The work may write the range (also true of kernels the runtime cannot see into).
+    pub may_write: bool,
+    /// Rust code holds references into the range while the work runs (a safe kernel's views).
     pub referenced: bool,
 }
 
@@ -30,44 +33,62 @@ impl RangeUse {
     /// Read as raw bytes (a copy's source, indirect workgroup counts).
     pub const READ: RangeUse = RangeUse {
         writes: false,
+        may_write: false,
         referenced: false,
     };
-    /// Written as raw bytes (a fill, update or copy target), or used by kernel code the runtime
-    /// cannot see into (native or WebAssembly kernels, which may read or write any binding).
+    /// Written as raw bytes (a fill, update or copy target).
     pub const WRITE: RangeUse = RangeUse {
         writes: true,
+        may_write: true,
+        referenced: false,
+    };
+    /// A binding of a kernel the runtime cannot see into (native or WebAssembly code), which
+    /// may read or write it.
+    pub const OPAQUE: RangeUse = RangeUse {
+        writes: false,
+        may_write: true,
         referenced: false,
     };
     /// Read through shared references (`&[T]`) by a safe kernel.
     pub const SHARED_REFERENCE: RangeUse = RangeUse {
         writes: false,
+        may_write: false,
         referenced: true,
     };
     /// Written through exclusive references (`&mut [T]`) by a safe kernel.
     pub const EXCLUSIVE_REFERENCE: RangeUse = RangeUse {
         writes: true,
+        may_write: true,
         referenced: true,
     };
 
     /// Whether two units using overlapping bytes like this at the same time would race with
-    /// references: one side holds references and one side writes.
+    /// Rust code: one side surely writes (a race whoever the other side is), or one side holds
+    /// references and the other may write.
     #[inline]
     pub fn conflicts_with(self, other: RangeUse) -> bool {
-        (self.referenced || other.referenced) && (self.writes || other.writes)
+        self.writes
+            || other.writes
+            || (self.referenced && other.may_write)
+            || (other.referenced && self.may_write)
     }
 
-    /// Whether this use already allows everything `other` does.
+    /// Whether this use conflicts with everything `other` does (so a claim of this one also
+    /// stands for `other`).
     #[inline]
     pub fn covers(self, other: RangeUse) -> bool {
-        (self.writes || !other.writes) && (self.referenced || !other.referenced)
+        (self.writes || !other.writes)
+            && (self.may_write || !other.may_write)
+            && (self.referenced || !other.referenced)
     }
 
     fn describe(self) -> &'static str {
-        match (self.writes, self.referenced) {
-            (false, false) => "reads",
-            (true, false) => "writes (or runs a kernel on)",
-            (false, true) => "holds shared references into",
-            (true, true) => "holds exclusive references into",
+        match (self.writes, self.may_write, self.referenced) {
+            (_, _, true) if self.writes => "holds exclusive references into",
+            (_, _, true) => "holds shared references into",
+            (true, _, false) => "writes",
+            (false, true, false) => "runs a kernel on",
+            (false, false, false) => "reads",
         }
     }
 }
@@ -146,23 +167,32 @@ mod tests {
     use crate::StatusCode;
 
     #[test]
-    fn references_exclude_writers_and_mut_excludes_all() {
+    fn only_opaque_kernels_may_race_each_other() {
+        use RangeUse as U;
         let all = [
-            RangeUse::READ,
-            RangeUse::WRITE,
-            RangeUse::SHARED_REFERENCE,
-            RangeUse::EXCLUSIVE_REFERENCE,
+            U::READ,
+            U::WRITE,
+            U::OPAQUE,
+            U::SHARED_REFERENCE,
+            U::EXCLUSIVE_REFERENCE,
         ];
         for a in all {
             for b in all {
-                let expected = (a.referenced || b.referenced) && (a.writes || b.writes);
-                assert_eq!(a.conflicts_with(b), expected, "{a:?} vs {b:?}");
-                assert_eq!(a.conflicts_with(b), b.conflicts_with(a));
+                assert_eq!(a.conflicts_with(b), b.conflicts_with(a), "{a:?} vs {b:?}");
+                let allowed = matches!(
+                    (a, b),
+                    (U::READ | U::OPAQUE | U::SHARED_REFERENCE, U::READ)
+                        | (U::READ | U::SHARED_REFERENCE, U::SHARED_REFERENCE)
+                        | (U::READ | U::OPAQUE, U::OPAQUE)
+                        | (U::READ, U::OPAQUE | U::SHARED_REFERENCE)
+                        | (U::OPAQUE, U::READ)
+                );
+                assert_eq!(!a.conflicts_with(b), allowed, "{a:?} vs {b:?}");
+                assert!(a.covers(a));
             }
         }
-        // Raw users never conflict with each other: their races give unspecified bytes only.
-        assert!(!RangeUse::WRITE.conflicts_with(RangeUse::WRITE));
-        assert!(!RangeUse::SHARED_REFERENCE.conflicts_with(RangeUse::READ));
+        assert!(U::EXCLUSIVE_REFERENCE.covers(U::WRITE));
+        assert!(U::WRITE.covers(U::OPAQUE) && !U::OPAQUE.covers(U::WRITE));
     }
 
     #[test]

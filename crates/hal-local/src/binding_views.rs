@@ -2,8 +2,7 @@
 //! (see [`hal_core::RangeUse`]).
 //!
 //! Native and WebAssembly kernels are opaque: the runtime cannot tell which bindings they read or
-//! write, and nothing the compiler assumes about Rust references is at stake, so their bindings
-//! are claimed as raw writes. A kernel written in safe Rust (loader-static's `kernel_library!`)
+//! write, so their bindings are claimed as [`RangeUse::OPAQUE`] (may write). A kernel written in safe Rust (loader-static's `kernel_library!`)
 //! sees its bindings as shared slices and exclusive tiles; its library registers each entry
 //! point here, by function address, with the bindings it writes, so whichever loader loads it,
 //! its dispatches claim those ranges as references and unordered work that would race with them
@@ -35,7 +34,7 @@ impl BindingViews {
     #[inline]
     pub fn use_of(self, index: usize) -> RangeUse {
         match self {
-            BindingViews::Opaque => RangeUse::WRITE,
+            BindingViews::Opaque => RangeUse::OPAQUE,
             BindingViews::References { writable } if index < 64 && writable >> index & 1 == 1 => {
                 RangeUse::EXCLUSIVE_REFERENCE
             }
