@@ -696,8 +696,13 @@ impl Builder {
             }
         }
         if inline {
-            // Everything it conflicts with or waits for must be complete when it is recorded.
+            // Everything it conflicts with or waits for must be complete when it is recorded;
+            // in fault programs, nothing at all (it could have failed: an inline command buffer
+            // runs while recorded, so its waits must be reached, not failed).
             let required: Vec<usize> = conflicts.iter().chain(&chain).copied().collect();
+            if self.options.faults && !required.is_empty() {
+                return None;
+            }
             let missing: Vec<usize> = required
                 .iter()
                 .copied()

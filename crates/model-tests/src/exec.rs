@@ -73,7 +73,10 @@ pub struct Target {
     pub memory_limit: u64,
     /// The device.
     pub device: Device,
+    cache: hal_core::ExecutableCache,
     executables: BTreeMap<&'static str, Executable>,
+    /// The `model_trap` module, prepared on first use (compiling it takes a while).
+    trap: std::sync::OnceLock<Result<Executable, String>>,
 }
 
 fn library_key(library: Library) -> &'static str {
@@ -86,7 +89,8 @@ fn library_key(library: Library) -> &'static str {
 
 impl Target {
     /// Creates the device and prepares the cts `Kernels` library of `format`; with `faults`, also
-    /// the `model_faults` static library and the `model_trap` WebAssembly module.
+    /// the `model_faults` static library (and, when a program first needs it, the `model_trap`
+    /// WebAssembly module).
     pub fn new(
         driver: DriverConfig,
         format: cts::Format,
@@ -107,29 +111,44 @@ impl Target {
             .map_err(|s| format!("{uri}: executable cache: {s}"))?;
         let mut executables = BTreeMap::new();
         let data = (format.library)(cts::TestLibrary::Kernels);
-        let prepare = |format_name: &str, data: &[u8]| {
-            cache
-                .prepare_executable(&ExecutableParams::new(format_name, data))
-                .map_err(|s| format!("{uri}: preparing a {format_name} executable: {s}"))
-        };
-        executables.insert("cts", prepare(format.name, &data)?);
+        executables.insert("cts", prepare(&cache, format.name, &data)?);
         if faults {
             executables.insert(
                 "faults",
                 prepare(
+                    &cache,
                     loader_static::STATIC_FORMAT,
                     crate::kernels::FAULTS_LIBRARY.as_bytes(),
                 )?,
             );
-            executables.insert("trap", prepare(loader_wasm::FORMAT, &trap_module())?);
         }
         Ok(Target {
             driver,
             format,
             memory_limit: memory_limit.unwrap_or(u64::MAX),
             device,
+            cache,
             executables,
+            trap: std::sync::OnceLock::new(),
         })
+    }
+
+    fn kernel(&self, kernel: Kernel) -> Result<(&Executable, u32), String> {
+        let executable = match kernel.library() {
+            Library::Trap => self
+                .trap
+                .get_or_init(|| prepare(&self.cache, loader_wasm::FORMAT, &trap_module()))
+                .as_ref()
+                .map_err(Clone::clone)?,
+            library => self
+                .executables
+                .get(library_key(library))
+                .ok_or_else(|| format!("no executable for {kernel:?}"))?,
+        };
+        let ordinal = executable
+            .lookup_export(kernel.export())
+            .map_err(|s| format!("looking up {}: {s}", kernel.export()))?;
+        Ok((executable, ordinal))
     }
 
     /// Whether the cts kernels are the `static` (Rust) ones.
@@ -148,17 +167,16 @@ impl Target {
                 && self.format.name == loader_wasm::FORMAT,
         }
     }
+}
 
-    fn kernel(&self, kernel: Kernel) -> Result<(&Executable, u32), String> {
-        let executable = self
-            .executables
-            .get(library_key(kernel.library()))
-            .ok_or_else(|| format!("no executable for {kernel:?}"))?;
-        let ordinal = executable
-            .lookup_export(kernel.export())
-            .map_err(|s| format!("looking up {}: {s}", kernel.export()))?;
-        Ok((executable, ordinal))
-    }
+fn prepare(
+    cache: &hal_core::ExecutableCache,
+    format: &str,
+    data: &[u8],
+) -> Result<Executable, String> {
+    cache
+        .prepare_executable(&ExecutableParams::new(format, data))
+        .map_err(|s| format!("preparing a {format} executable: {s}"))
 }
 
 /// Host memory imported into a device: 64-byte aligned (IREE's kernels assume aligned
@@ -386,11 +404,13 @@ impl Run<'_> {
                 SemState::Failed(faults) => {
                     let statuses = expected.statuses(faults);
                     match handle.wait(u64::MAX, WAIT) {
-                        Ok(()) => return Err(format!(
+                        Ok(()) => {
+                            return Err(format!(
                             "semaphore {sem}: expected to fail with one of {}, but it reached {:?}",
                             describe(&statuses),
                             handle.query()
-                        )),
+                        ))
+                        }
                         Err(status) if matches(&status, &statuses) => {}
                         Err(status) => {
                             return Err(format!(

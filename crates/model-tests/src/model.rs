@@ -586,8 +586,13 @@ impl Interp<'_> {
                         self.forget(use_of(*range, true));
                     }
                 }
+                // Kernels return a failure code (INTERNAL); WebAssembly traps abort.
+                let code = match d.kernel {
+                    Kernel::TrapAt => StatusCode::Aborted,
+                    _ => StatusCode::Internal,
+                };
                 self.faults[index] = Some(ExpectedStatus {
-                    code: StatusCode::Internal,
+                    code,
                     marker: format!("'{}'", d.kernel.export()),
                 });
                 Err(())
