@@ -18,74 +18,68 @@ use parking_lot::Mutex;
 
 use crate::{Result, Status};
 
-/// How device work uses a byte range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RangeUse {
-    /// The work writes the range (Rust code does: a transfer, or a safe kernel's `&mut`).
-    pub writes: bool,
-    /// The work may write the range (also true of kernels the runtime cannot see into).
-    pub may_write: bool,
-    /// Rust code holds references into the range while the work runs (a safe kernel's views).
-    pub referenced: bool,
-}
+/// How device work uses a byte range: three facts, packed in a byte so that comparing uses on
+/// the dispatch path is one instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RangeUse(u8);
+
+const WRITES: u8 = 1;
+const MAY_WRITE: u8 = 2;
+const REFERENCED: u8 = 4;
 
 impl RangeUse {
     /// Read as raw bytes (a copy's source, indirect workgroup counts).
-    pub const READ: RangeUse = RangeUse {
-        writes: false,
-        may_write: false,
-        referenced: false,
-    };
+    pub const READ: RangeUse = RangeUse(0);
     /// Written as raw bytes (a fill, update or copy target).
-    pub const WRITE: RangeUse = RangeUse {
-        writes: true,
-        may_write: true,
-        referenced: false,
-    };
+    pub const WRITE: RangeUse = RangeUse(WRITES | MAY_WRITE);
     /// A binding of a kernel the runtime cannot see into (native or WebAssembly code), which
     /// may read or write it.
-    pub const OPAQUE: RangeUse = RangeUse {
-        writes: false,
-        may_write: true,
-        referenced: false,
-    };
+    pub const OPAQUE: RangeUse = RangeUse(MAY_WRITE);
     /// Read through shared references (`&[T]`) by a safe kernel.
-    pub const SHARED_REFERENCE: RangeUse = RangeUse {
-        writes: false,
-        may_write: false,
-        referenced: true,
-    };
+    pub const SHARED_REFERENCE: RangeUse = RangeUse(REFERENCED);
     /// Written through exclusive references (`&mut [T]`) by a safe kernel.
-    pub const EXCLUSIVE_REFERENCE: RangeUse = RangeUse {
-        writes: true,
-        may_write: true,
-        referenced: true,
-    };
+    pub const EXCLUSIVE_REFERENCE: RangeUse = RangeUse(WRITES | MAY_WRITE | REFERENCED);
+
+    /// The work writes the range (Rust code does: a transfer, or a safe kernel's `&mut`).
+    #[inline]
+    pub fn writes(self) -> bool {
+        self.0 & WRITES != 0
+    }
+
+    /// The work may write the range (also true of kernels the runtime cannot see into).
+    #[inline]
+    pub fn may_write(self) -> bool {
+        self.0 & MAY_WRITE != 0
+    }
+
+    /// Rust code holds references into the range while the work runs (a safe kernel's views).
+    #[inline]
+    pub fn referenced(self) -> bool {
+        self.0 & REFERENCED != 0
+    }
 
     /// Whether two units using overlapping bytes like this at the same time would race with
     /// Rust code: one side surely writes (a race whoever the other side is), or one side holds
     /// references and the other may write.
     #[inline]
     pub fn conflicts_with(self, other: RangeUse) -> bool {
-        self.writes
-            || other.writes
-            || (self.referenced && other.may_write)
-            || (other.referenced && self.may_write)
+        self.writes()
+            || other.writes()
+            || (self.referenced() && other.may_write())
+            || (other.referenced() && self.may_write())
     }
 
     /// Whether this use conflicts with everything `other` does (so a claim of this one also
     /// stands for `other`).
     #[inline]
     pub fn covers(self, other: RangeUse) -> bool {
-        (self.writes || !other.writes)
-            && (self.may_write || !other.may_write)
-            && (self.referenced || !other.referenced)
+        other.0 & !self.0 == 0
     }
 
     fn describe(self) -> &'static str {
-        match (self.writes, self.may_write, self.referenced) {
-            (_, _, true) if self.writes => "holds exclusive references into",
-            (_, _, true) => "holds shared references into",
+        match (self.writes(), self.may_write(), self.referenced()) {
+            (true, _, true) => "holds exclusive references into",
+            (false, _, true) => "holds shared references into",
             (true, _, false) => "writes",
             (false, true, false) => "runs a kernel on",
             (false, false, false) => "reads",

@@ -72,11 +72,34 @@ impl DeviceScope {
     /// lives.
     #[inline]
     pub fn pointer(&mut self, range: &ResolvedRef<'_>, usage: RangeUse) -> Result<*mut u8> {
-        let index = match self
+        let start = range.storage_offset();
+        let end = start + range.length;
+        match self
             .held
             .iter()
             .position(|held| held.access.covers(range.buffer))
         {
+            // The steady state of repeated work on the same buffers: the same range, the same
+            // use, already claimed.
+            Some(index) if self.held[index].first == Some((start, end, usage)) => {
+                Ok(self.held[index].base.wrapping_add(start as usize))
+            }
+            found => self.claim(found, range, start, end, usage),
+        }
+    }
+
+    /// The rest of [`DeviceScope::pointer`]: acquires the allocation if needed and claims the
+    /// range unless a claim of this scope covers it already.
+    #[inline(never)]
+    fn claim(
+        &mut self,
+        found: Option<usize>,
+        range: &ResolvedRef<'_>,
+        start: DeviceSize,
+        end: DeviceSize,
+        usage: RangeUse,
+    ) -> Result<*mut u8> {
+        let index = match found {
             Some(index) => index,
             None => {
                 let access = range.buffer.acquire_device()?;
@@ -90,8 +113,6 @@ impl DeviceScope {
                 self.held.len() - 1
             }
         };
-        let start = range.storage_offset();
-        let end = start + range.length;
         let held = &mut self.held[index];
         if start < end && !held.covered(start, end, usage) {
             held.access.claim(self.owner, start, end, usage)?;
