@@ -179,6 +179,10 @@ unsafe fn run_with_runner(
         .runner()
         .ok_or_else(|| Status::internal("the executable has no workgroup runner"))?;
     let ordinal = executable.ordinal_of(export)?;
+    // Every kernel runs with denormals flushed, whatever runs it and on whichever thread (local-task
+    // workers always flush; a local-sync caller may not): the same inputs give the same results
+    // on every driver.
+    let _fpu = DenormalsFlushed::new();
     // SAFETY: forwarded from the caller.
     unsafe {
         runner.run_workgroups(
