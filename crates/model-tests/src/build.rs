@@ -62,7 +62,7 @@ pub const FAULT_MEMORY_LIMIT: u64 = 1 << 20;
 /// A raw allocation.
 #[derive(Clone, Debug)]
 pub struct RawAllocation {
-    /// Size in tiles, less one (0..=7).
+    /// Size in tiles, less one (0..=7); 8 and 9 ask for a large allocation of 32 or 64 tiles.
     pub tiles: u8,
     /// Memory kind choice.
     pub memory: u8,
@@ -178,7 +178,7 @@ fn raw_step(faults: bool) -> impl Strategy<Value = RawStep> {
         (3, Kind::Host),
         (3, Kind::Wait),
         (1, Kind::Alloca),
-        (4, Kind::Fault),
+        (2, Kind::Fault),
     ];
     let kind = proptest::strategy::Union::new_weighted(
         weights
@@ -203,7 +203,7 @@ fn raw_step(faults: bool) -> impl Strategy<Value = RawStep> {
 
 fn raw_allocation() -> impl Strategy<Value = RawAllocation> {
     (
-        0u8..8,
+        0u8..10,
         any::<u8>(),
         any::<u64>(),
         prop::collection::vec((any::<u8>(), any::<u8>()), 0..3),
@@ -281,7 +281,11 @@ pub fn build(raw: &RawProgram, options: Options) -> Program {
     let mut allocated = BTreeSet::new();
     let mut huge_done = false;
     for (index, a) in raw.allocations.iter().enumerate() {
-        let mut size = (u64::from(a.tiles % 8) + 1) * TILE;
+        let mut size = match a.tiles {
+            8 => 32 * TILE,
+            9 => 64 * TILE,
+            tiles => (u64::from(tiles % 8) + 1) * TILE,
+        };
         let memory = match a.memory % 8 {
             0..=3 => Memory::Device,
             4..=5 => Memory::Imported,
@@ -388,7 +392,7 @@ impl Builder {
                 }
             }
             Kind::Update => {
-                if let Some(target) = self.range(&c[1..], 1, 256) {
+                if let Some(target) = self.range(&c[1..], 1, Self::transfer_max(c[6])) {
                     let data = bytes(&raw.data, target.len as usize, c[5]);
                     self.queue(Op::Update { target, data }, c, false);
                 }
@@ -458,6 +462,15 @@ impl Builder {
         Some(Range { view, offset, len })
     }
 
+    /// The most bytes a transfer moves: usually 512, sometimes 16 KiB.
+    fn transfer_max(c: u32) -> u64 {
+        if c % 8 == 5 {
+            16 * 1024
+        } else {
+            512
+        }
+    }
+
     fn pattern(c: u32) -> Pattern {
         let v = c >> 2;
         match c % 3 {
@@ -469,13 +482,13 @@ impl Builder {
 
     fn fill_op(&self, c: &[u32; 8]) -> Option<Op> {
         let pattern = Self::pattern(c[4]);
-        let target = self.range(&c[1..], pattern.width(), 512)?;
+        let target = self.range(&c[1..], pattern.width(), Self::transfer_max(c[5]))?;
         Some(Op::Fill { target, pattern })
     }
 
     fn copy_ranges(&self, c: &[u32; 8]) -> Option<(Range, Range)> {
         let granularity = [1, 4, 64][pick(c[6], 3)];
-        let source = self.range(&c[1..], granularity, 512)?;
+        let source = self.range(&c[1..], granularity, Self::transfer_max(c[7]))?;
         for attempt in 0..4u32 {
             let views = self.views_with(source.len);
             let view = views[pick(c[4].wrapping_add(attempt), views.len())];
@@ -516,11 +529,23 @@ impl Builder {
             EXACT[pick(c[0], EXACT.len())]
         };
         let tile = kernel.tile_bytes();
+        let largest = self
+            .views_with(1)
+            .iter()
+            .map(|&v| self.program.views[v].len)
+            .max()?;
         let total: u64 = match kernel {
             Kernel::Fail => 1 + u64::from(c[1] % 3),
+            // Mostly a few tiles; sometimes many (local-task splits them across workers).
+            k if k.tile_bytes() == TILE && c[1] % 8 == 7 => 1 + u64::from(c[1] / 8 % 64),
             k if k.tile_bytes() == TILE => 1 + u64::from(c[1] % 4),
+            _ if c[1] % 8 == 7 => 1 + u64::from(c[1] / 8 % 4096),
             _ => 1 + u64::from(c[1] % 64),
         };
+        // No more workgroups than the largest view has tiles (slots are at most 3 tiles).
+        let total = largest
+            .checked_div(tile)
+            .map_or(total, |most| total.min(most).max(1));
         let workgroups = shape(total, c[2]);
         let constants: Vec<u32> = match kernel {
             Kernel::ScaleOffset => {
@@ -651,8 +676,7 @@ impl Builder {
             });
             if let Some(signaller) = signaller {
                 chain.push(signaller);
-                // Usually the stream's last value; sometimes a lower one it has passed (the
-                // previous signaller is still ordered before: signals of a stream are chained).
+                // The stream's last value: its signals must come in order.
                 waits.push(Tp { sem, value: last });
                 self.add_pred(signaller, &mut preds, &mut needs);
             }

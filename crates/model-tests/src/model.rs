@@ -210,6 +210,8 @@ struct Interp<'p> {
     /// Per semaphore: (value, step) of each signal, in order.
     signal_log: Vec<Vec<(u64, usize)>>,
     dropped: Vec<bool>,
+    /// Per semaphore: the step that dropped it and its value then.
+    drops: Vec<Option<(usize, u64)>>,
     parked: Vec<usize>,
     steps: Vec<Outcome>,
     /// Per queue step that failed because of its waits: the semaphores whose failure it may carry.
@@ -251,6 +253,7 @@ pub fn interpret(program: &Program, semantics: Semantics) -> Expected {
         sems: vec![SemState::Value(0); program.semaphores],
         signal_log: vec![Vec::new(); program.semaphores],
         dropped: vec![false; program.semaphores],
+        drops: vec![None; program.semaphores],
         parked: Vec::new(),
         steps: vec![Outcome::Ok; n],
         failed_waits: vec![Vec::new(); n],
@@ -295,6 +298,7 @@ impl Interp<'_> {
             }
             Step::Drop { sem } => {
                 self.dropped[*sem] = true;
+                self.drops[*sem] = self.value(*sem).map(|v| (index, v));
                 let signalled_by_parked =
                     self.parked.iter().any(|&p| match &self.program.steps[p] {
                         Step::Queue { signals, .. } => signals.iter().any(|t| t.sem == *sem),
@@ -661,10 +665,42 @@ impl Interp<'_> {
 
     /// Resolves which faults each failure may carry, and builds the expectations.
     fn finish(mut self) -> Expected {
+        let n = self.program.steps.len();
+        // A failed step may carry the failure of any of its waits that fails at some point: the
+        // host's steps on other threads, and device work still running, fail semaphores at times
+        // the model does not know, and a wait on a semaphore whose handles were dropped (never
+        // reaching the value) cancels. So a step that failed because of its waits may carry any
+        // of them that ends failed.
+        for index in 0..n {
+            if !matches!(self.steps[index], Outcome::Failed(_)) || self.faults[index].is_some() {
+                continue;
+            }
+            let Step::Queue { waits, .. } = &self.program.steps[index] else {
+                continue;
+            };
+            let mut sems = Vec::new();
+            for tp in waits {
+                if let Some((drop_step, value)) = self.drops[tp.sem] {
+                    if tp.value > value && !self.failed_by[tp.sem].contains(&drop_step) {
+                        self.faults[drop_step] = Some(ExpectedStatus {
+                            code: StatusCode::Cancelled,
+                            marker: String::new(),
+                        });
+                        self.failed_by[tp.sem].push(drop_step);
+                        if let SemState::Value(_) = self.sems[tp.sem] {
+                            self.sems[tp.sem] = SemState::Failed(BTreeSet::new());
+                        }
+                    }
+                }
+                if matches!(self.sems[tp.sem], SemState::Failed(_)) {
+                    sems.push(tp.sem);
+                }
+            }
+            self.failed_waits[index] = sems;
+        }
         // Faults each failed step may carry: its own, or those of the semaphores it waited on
         // that failed; a failed semaphore carries those of every step that failed it. Iterate to
         // a fixpoint (the runtime may see upstream failures in any order).
-        let n = self.program.steps.len();
         let mut carried: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
         for (index, fault) in self.faults.iter().enumerate() {
             if fault.is_some() {
@@ -701,13 +737,19 @@ impl Interp<'_> {
         }
         for (index, carried) in carried.iter().enumerate() {
             match &self.steps[index] {
-                Outcome::Failed(sems) if matches!(self.program.steps[index], Step::Wait { .. }) => {
-                    let faults = sems.iter().flat_map(|&s| sem_faults(s)).collect();
-                    self.steps[index] = Outcome::Failed(faults);
-                }
-                Outcome::Either(sems) => {
-                    let faults = sems.iter().flat_map(|&s| sem_faults(s)).collect();
-                    self.steps[index] = Outcome::Either(faults);
+                // A host wait fails with whichever of its timepoints fails first: any of them
+                // that ends failed.
+                Outcome::Failed(_) | Outcome::Either(_)
+                    if matches!(self.program.steps[index], Step::Wait { .. }) =>
+                {
+                    let Step::Wait { tps, .. } = &self.program.steps[index] else {
+                        unreachable!()
+                    };
+                    let faults = tps.iter().flat_map(|t| sem_faults(t.sem)).collect();
+                    self.steps[index] = match self.steps[index] {
+                        Outcome::Failed(_) => Outcome::Failed(faults),
+                        _ => Outcome::Either(faults),
+                    };
                 }
                 Outcome::Failed(_) => {
                     self.steps[index] = Outcome::Failed(carried.clone());
@@ -754,5 +796,124 @@ impl Expected {
             .iter()
             .filter_map(|&f| self.faults[f].as_ref())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXACT: Semantics = Semantics {
+        static_format: true,
+        memory_limit: u64::MAX,
+        unflushed_inline_dispatch: false,
+    };
+
+    fn one_allocation(steps: Vec<Step>, semaphores: usize) -> Program {
+        Program {
+            allocations: vec![Allocation {
+                size: TILE,
+                memory: Memory::Device,
+                seed: 3,
+            }],
+            views: vec![View {
+                allocation: 0,
+                offset: 0,
+                len: TILE,
+            }],
+            semaphores,
+            command_buffers: vec![],
+            steps,
+        }
+    }
+
+    fn queue(waits: Vec<Tp>, signal: Tp, op: Op) -> Step {
+        Step::Queue {
+            waits,
+            signals: vec![signal],
+            op,
+        }
+    }
+
+    #[test]
+    fn transfers_apply_in_dependency_order() {
+        let a = Tp { sem: 0, value: 1 };
+        let b = Tp { sem: 1, value: 1 };
+        let gate = Tp { sem: 2, value: 1 };
+        let range = |offset, len| Range {
+            view: 0,
+            offset,
+            len,
+        };
+        // The copy is queued first but waits (through the gate) for the update it reads.
+        let program = one_allocation(
+            vec![
+                queue(
+                    vec![gate, a],
+                    b,
+                    Op::Copy {
+                        source: range(0, 4),
+                        target: range(8, 4),
+                    },
+                ),
+                queue(
+                    vec![],
+                    a,
+                    Op::Update {
+                        target: range(0, 4),
+                        data: vec![1, 2, 3, 4],
+                    },
+                ),
+                Step::Signal {
+                    tp: gate,
+                    thread: false,
+                    delay_us: 0,
+                },
+            ],
+            3,
+        );
+        let expected = interpret(&program, EXACT);
+        assert_eq!(expected.memory[0].bytes[8..12], [1, 2, 3, 4]);
+        assert_eq!(expected.semaphores[1], SemState::Value(1));
+        assert!(expected.steps.iter().all(|o| *o == Outcome::Ok));
+    }
+
+    #[test]
+    fn failures_propagate_to_dependents_only() {
+        let fault = Tp { sem: 0, value: 1 };
+        let dependent = Tp { sem: 1, value: 1 };
+        let independent = Tp { sem: 2, value: 1 };
+        let fill = |offset| Op::Fill {
+            target: Range {
+                view: 0,
+                offset,
+                len: 4,
+            },
+            pattern: Pattern::U8(9),
+        };
+        let program = one_allocation(
+            vec![
+                queue(vec![], fault, Op::HostCall(HostCall::Fail(7))),
+                queue(vec![fault], dependent, fill(0)),
+                queue(vec![], independent, fill(4)),
+            ],
+            3,
+        );
+        let initial = initial_bytes(3, TILE);
+        let expected = interpret(&program, EXACT);
+        let SemState::Failed(faults) = &expected.semaphores[1] else {
+            panic!("the dependent's semaphore did not fail: {expected:?}")
+        };
+        let statuses = expected.statuses(faults);
+        assert_eq!(statuses.len(), 1);
+        assert_eq!(statuses[0].code, fault_status(7).code());
+        assert_eq!(statuses[0].marker, fault_marker(7));
+        assert_eq!(
+            expected.memory[0].bytes[..4],
+            initial[..4],
+            "a failed fill writes nothing"
+        );
+        assert_eq!(expected.memory[0].bytes[4..8], [9; 4]);
+        assert_eq!(expected.semaphores[2], SemState::Value(1));
     }
 }

@@ -455,3 +455,158 @@ fn check_dispatch_shape(program: &Program, d: &Dispatch, table: &[Range]) -> Res
     let _ = resolve;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(steps: Vec<Step>, command_buffers: Vec<CommandBufferSpec>) -> Program {
+        Program {
+            allocations: vec![Allocation {
+                size: 4 * TILE,
+                memory: Memory::Device,
+                seed: 1,
+            }],
+            views: vec![
+                View {
+                    allocation: 0,
+                    offset: 0,
+                    len: 4 * TILE,
+                },
+                View {
+                    allocation: 0,
+                    offset: TILE,
+                    len: TILE,
+                },
+            ],
+            semaphores: 3,
+            command_buffers,
+            steps,
+        }
+    }
+
+    fn fill(view: usize, offset: u64, waits: Vec<Tp>, signal: Tp) -> Step {
+        Step::Queue {
+            waits,
+            signals: vec![signal],
+            op: Op::Fill {
+                target: Range {
+                    view,
+                    offset,
+                    len: 64,
+                },
+                pattern: Pattern::U8(1),
+            },
+        }
+    }
+
+    const A: Tp = Tp { sem: 0, value: 1 };
+    const B: Tp = Tp { sem: 1, value: 1 };
+
+    #[test]
+    fn unordered_writes_to_the_same_bytes_are_refused() {
+        // View 1 starts at TILE: its byte 0 is view 0's byte TILE.
+        let racy = program(
+            vec![fill(0, TILE, vec![], A), fill(1, 0, vec![], B)],
+            vec![],
+        );
+        let error = check_well_ordered(&racy).unwrap_err();
+        assert!(error.contains("not ordered"), "{error}");
+        let ordered = program(
+            vec![fill(0, TILE, vec![], A), fill(1, 0, vec![A], B)],
+            vec![],
+        );
+        check_well_ordered(&ordered).unwrap();
+        let disjoint = program(vec![fill(0, 0, vec![], A), fill(1, 0, vec![], B)], vec![]);
+        check_well_ordered(&disjoint).unwrap();
+    }
+
+    #[test]
+    fn unordered_signals_of_one_semaphore_are_refused() {
+        let steps = vec![
+            fill(0, 0, vec![], A),
+            fill(0, 128, vec![], Tp { sem: 0, value: 2 }),
+        ];
+        let error = check_well_ordered(&program(steps, vec![])).unwrap_err();
+        assert!(error.contains("not ordered after"), "{error}");
+    }
+
+    #[test]
+    fn regions_and_inline_command_buffers() {
+        let fill_command = |offset| Command::Fill {
+            target: Ref::Direct(Range {
+                view: 0,
+                offset,
+                len: 64,
+            }),
+            pattern: Pattern::U8(2),
+        };
+        let execute = |waits| Step::Queue {
+            waits,
+            signals: vec![B],
+            op: Op::Execute {
+                command_buffer: 0,
+                table: vec![],
+            },
+        };
+        // Two fills of the same bytes in one region conflict; a barrier orders them.
+        let same_region = CommandBufferSpec {
+            mode: Mode::OneShot,
+            slots: 0,
+            commands: vec![fill_command(0), fill_command(32)],
+        };
+        let error =
+            check_well_ordered(&program(vec![execute(vec![])], vec![same_region])).unwrap_err();
+        assert!(error.contains("of one region conflict"), "{error}");
+        let with_barrier = CommandBufferSpec {
+            mode: Mode::OneShot,
+            slots: 0,
+            commands: vec![fill_command(0), Command::Barrier, fill_command(32)],
+        };
+        check_well_ordered(&program(vec![execute(vec![])], vec![with_barrier])).unwrap();
+        // An inline command buffer after conflicting work needs a host wait, not just a wait.
+        let inline = CommandBufferSpec {
+            mode: Mode::Inline,
+            slots: 0,
+            commands: vec![fill_command(0)],
+        };
+        let waits_only = vec![fill(0, 0, vec![], A), execute(vec![A])];
+        let error = check_well_ordered(&program(waits_only, vec![inline.clone()])).unwrap_err();
+        assert!(error.contains("inline"), "{error}");
+        let host_waited = vec![
+            fill(0, 0, vec![], A),
+            Step::Wait {
+                tps: vec![A],
+                any: false,
+            },
+            execute(vec![A]),
+        ];
+        check_well_ordered(&program(host_waited, vec![inline])).unwrap();
+    }
+
+    #[test]
+    fn dispatch_shapes_are_whole_aligned_tiles() {
+        let dispatch = |offset, len, workgroups| Step::Queue {
+            waits: vec![],
+            signals: vec![A],
+            op: Op::Dispatch(Dispatch {
+                kernel: Kernel::Abs,
+                workgroups,
+                constants: vec![],
+                bindings: vec![Ref::Direct(Range {
+                    view: 0,
+                    offset,
+                    len,
+                })],
+            }),
+        };
+        check_well_ordered(&program(vec![dispatch(64, 2 * TILE, [2, 1, 1])], vec![])).unwrap();
+        for bad in [
+            dispatch(32, TILE, [1, 1, 1]),
+            dispatch(0, TILE, [2, 1, 1]),
+            dispatch(0, TILE - 4, [1, 1, 1]),
+        ] {
+            assert!(check_well_ordered(&program(vec![bad], vec![])).is_err());
+        }
+    }
+}

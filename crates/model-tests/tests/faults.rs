@@ -20,7 +20,7 @@
 //!
 //! A plain `main` (harness = false), so that nothing else allocates while it measures: it runs
 //! the scenarios one after another (a SUBSTRING argument filters them) and ends with
-//! `N passed, M failed`. `MODEL_FAULT_CASES=N` sets the random programs per driver (default 12).
+//! `N passed, M failed`. `MODEL_FAULT_CASES=N` sets the random programs per driver (default 40).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -267,7 +267,7 @@ fn measured(scenario: &Scenario, totals: &mut Totals) -> Result<(), String> {
         let result = run_once(&mut warm_up);
         totals.lost += std::mem::take(&mut warm_up.lost);
         result?;
-        if settle(before).is_ok() {
+        if settle(before, Duration::from_millis(300)).is_ok() {
             warm = true;
             break;
         }
@@ -279,7 +279,7 @@ fn measured(scenario: &Scenario, totals: &mut Totals) -> Result<(), String> {
     for _ in 0..3 {
         let baseline = live();
         run_once(totals)?;
-        match settle(baseline) {
+        match settle(baseline, Duration::from_secs(3)) {
             Ok(()) => {
                 if !growths.is_empty() {
                     stats::print(&format!(
@@ -299,9 +299,10 @@ fn measured(scenario: &Scenario, totals: &mut Totals) -> Result<(), String> {
     ))
 }
 
-/// Waits (bounded) until live memory is back to `baseline`; the error says by how much it is not.
-fn settle(baseline: (isize, isize)) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(3);
+/// Waits (at most `bound`) until live memory is back to `baseline`; the error says by how much
+/// it is not.
+fn settle(baseline: (isize, isize), bound: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + bound;
     loop {
         let now = live();
         if now == baseline {
@@ -706,7 +707,7 @@ fn random_fault_programs(driver: DriverConfig, totals: &mut Totals) -> Result<()
     let cases = std::env::var("MODEL_FAULT_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(12);
+        .unwrap_or(40);
     let seed = match std::env::var("MODEL_TEST_SEED").ok().as_deref() {
         Some("random") => RngSeed::Random,
         Some(value) => RngSeed::Fixed(value.parse().map_err(|_| "MODEL_TEST_SEED")?),

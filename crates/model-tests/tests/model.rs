@@ -7,7 +7,7 @@
 //! refused call, imported memory released once.
 //!
 //! A failure shrinks to a minimal program, printed as Rust to paste into `tests/regressions.rs`.
-//! `MODEL_TEST_CASES=N` runs N programs per driver (default 40); `MODEL_TEST_SEED=N` or
+//! `MODEL_TEST_CASES=N` runs N programs per driver (default 1000); `MODEL_TEST_SEED=N` or
 //! `MODEL_TEST_SEED=random` picks the random seed (default: a fixed one, so CI is reproducible).
 
 use std::sync::Mutex;
@@ -22,7 +22,7 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunne
 const MAX_STEPS: usize = 40;
 /// Programs per driver configuration by default: about 2 minutes for the whole crate in debug on
 /// two cores.
-const DEFAULT_CASES: u32 = 40;
+const DEFAULT_CASES: u32 = 1000;
 
 fn cases() -> u32 {
     std::env::var("MODEL_TEST_CASES")
