@@ -228,6 +228,10 @@ pub struct RunStats {
     pub failed: usize,
     /// Fault sources in the program.
     pub faults: usize,
+    /// Allocations by memory kind: device, imported, alloca.
+    pub allocations: [usize; 3],
+    /// Views that are sub-spans of their allocation.
+    pub subspans: usize,
 }
 
 /// Whether `status` is one of `expected`.
@@ -374,6 +378,14 @@ impl Run<'_> {
             operations: program.operation_count(),
             ..RunStats::default()
         };
+        for allocation in &program.allocations {
+            stats.allocations[allocation.memory as usize] += 1;
+        }
+        stats.subspans = program
+            .views
+            .iter()
+            .filter(|v| v.offset != 0 || v.len != program.allocations[v.allocation].size)
+            .count();
         for (index, step) in program.steps.iter().enumerate() {
             self.step(index, step, expected)
                 .map_err(|e| format!("step {index}: {e}"))?;

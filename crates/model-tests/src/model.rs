@@ -2,7 +2,7 @@
 //!
 //! Buffers are byte vectors with a known/unknown mask; operations run one at a time, each as soon
 //! as its waits are reached (a queue step parks until then), which is one valid order of a
-//! well-ordered program (see [`check_well_ordered`]): every two operations that touch the same
+//! well-ordered program (see [`crate::order::check_well_ordered`]): every two operations that touch the same
 //! bytes where one writes are ordered by semaphores, so every valid order gives the same bytes.
 //!
 //! Failures follow the runtime's rules: a fault (a failing or panicking host call, a semaphore

@@ -18,6 +18,10 @@ pub struct Tally {
     pub failed: usize,
     /// Faults injected.
     pub faults: usize,
+    /// Allocations by memory kind: device, imported, alloca.
+    pub allocations: [usize; 3],
+    /// Sub-span views.
+    pub subspans: usize,
 }
 
 static TALLIES: Mutex<BTreeMap<(String, String), Tally>> = Mutex::new(BTreeMap::new());
@@ -33,6 +37,10 @@ pub fn record(driver: &str, format: &str, run: &RunStats) {
     tally.completed += run.completed;
     tally.failed += run.failed;
     tally.faults += run.faults;
+    for (total, n) in tally.allocations.iter_mut().zip(run.allocations) {
+        *total += n;
+    }
+    tally.subspans += run.subspans;
 }
 
 /// The tallies of `driver` so far, by format.

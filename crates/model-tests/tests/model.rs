@@ -95,8 +95,14 @@ fn check_driver(index: usize) {
     });
     for (format, tally) in stats::tallies(driver.name) {
         stats::print(&format!(
-            "model summary: {} × {format}: {} programs, {} operations checked",
-            driver.name, tally.programs, tally.operations
+            "model summary: {} × {format}: {} programs, {} operations checked; allocations: {} device, {} imported, {} alloca; {} sub-span views",
+            driver.name,
+            tally.programs,
+            tally.operations,
+            tally.allocations[0],
+            tally.allocations[1],
+            tally.allocations[2],
+            tally.subspans
         ));
     }
     stats::print(&format!(
