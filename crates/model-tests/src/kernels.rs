@@ -152,20 +152,8 @@ pub fn run(
     static_format: bool,
     inputs: &[Vec<Option<u32>>],
 ) -> Effect {
-    run_with(kernel, constants, workgroups, static_format, inputs, true)
-}
-
-/// As [`run`]; `flush` says whether denormals are flushed.
-pub fn run_with(
-    kernel: Kernel,
-    constants: &[u32],
-    workgroups: u64,
-    static_format: bool,
-    inputs: &[Vec<Option<u32>>],
-    flush: bool,
-) -> Effect {
     let map = |f: &dyn Fn(u32) -> u32, words: &[Option<u32>]| -> Vec<Option<u32>> {
-        let _flushed = flush.then(hal_local::DenormalsFlushed::new);
+        let _flushed = hal_local::DenormalsFlushed::new();
         words
             .iter()
             .map(|w| w.map(|w| std::hint::black_box(f(std::hint::black_box(w)))))
@@ -227,11 +215,6 @@ pub fn run_with(
 /// A word function from an f32 function. Called with denormals flushed (see the module docs).
 fn float_op(f: impl Fn(f32) -> f32) -> impl Fn(u32) -> u32 {
     move |w| f(f32::from_bits(w)).to_bits()
-}
-
-/// Whether the kernel does f32 arithmetic (whose results depend on denormal flushing).
-pub fn is_arithmetic(kernel: Kernel) -> bool {
-    matches!(kernel, Kernel::Double | Kernel::Tiny | Kernel::ScaleOffset)
 }
 
 #[cfg(test)]

@@ -192,12 +192,6 @@ pub struct Semantics {
     pub static_format: bool,
     /// The device's memory limit: allocas that would pass it fail.
     pub memory_limit: u64,
-    /// A known runtime bug (see `tests/regressions.rs`, `wasm_dispatch_flushes_denormals_*`): on
-    /// local-sync, a WebAssembly kernel dispatched by `queue_dispatch` or by an inline command
-    /// buffer (run while recorded) runs without denormals flushed, unlike every other path.
-    /// Where set, the f32 results of such dispatches that flushing would change are unknown
-    /// instead of wrong. Remove when the bug is fixed.
-    pub unflushed_inline_dispatch: bool,
 }
 
 /// The interpreter's state.
@@ -458,12 +452,11 @@ impl Interp<'_> {
                 self.copy(resolve(program, source), resolve(program, target));
                 Ok(())
             }
-            Op::Dispatch(d) => self.dispatch(index, d, &[], true),
+            Op::Dispatch(d) => self.dispatch(index, d, &[]),
             Op::Execute {
                 command_buffer,
                 table,
             } => {
-                let inline = program.command_buffers[*command_buffer].mode == Mode::Inline;
                 let commands = &program.command_buffers[*command_buffer].commands;
                 for command in commands {
                     let result = match command {
@@ -483,7 +476,7 @@ impl Interp<'_> {
                             );
                             Ok(())
                         }
-                        Command::Dispatch(d) => self.dispatch(index, d, table, inline),
+                        Command::Dispatch(d) => self.dispatch(index, d, table),
                     };
                     if result.is_err() {
                         // Whatever any command wrote is unknown: commands of the failing one's
@@ -542,13 +535,7 @@ impl Interp<'_> {
         }
     }
 
-    fn dispatch(
-        &mut self,
-        index: usize,
-        d: &Dispatch,
-        table: &[Range],
-        inline: bool,
-    ) -> Result<(), ()> {
+    fn dispatch(&mut self, index: usize, d: &Dispatch, table: &[Range]) -> Result<(), ()> {
         let program = self.program;
         let ranges: Vec<(usize, u64, u64)> = d
             .bindings
@@ -561,22 +548,7 @@ impl Interp<'_> {
             self.visit_overflow = true;
         }
         let static_format = self.semantics.static_format;
-        let mut effect = kernels::run(d.kernel, &d.constants, total, static_format, &inputs);
-        if inline && self.semantics.unflushed_inline_dispatch && kernels::is_arithmetic(d.kernel) {
-            let unflushed =
-                kernels::run_with(d.kernel, &d.constants, total, static_format, &inputs, false);
-            if let (Effect::Completed(flushed), Effect::Completed(unflushed)) =
-                (&mut effect, unflushed)
-            {
-                for ((_, words), (_, other)) in flushed.iter_mut().zip(unflushed) {
-                    for (word, other) in words.iter_mut().zip(other) {
-                        if *word != other {
-                            *word = None;
-                        }
-                    }
-                }
-            }
-        }
+        let effect = kernels::run(d.kernel, &d.constants, total, static_format, &inputs);
         match effect {
             Effect::Completed(outputs) => {
                 for (binding, words) in outputs {
@@ -806,7 +778,6 @@ mod tests {
     const EXACT: Semantics = Semantics {
         static_format: true,
         memory_limit: u64::MAX,
-        unflushed_inline_dispatch: false,
     };
 
     fn one_allocation(steps: Vec<Step>, semaphores: usize) -> Program {

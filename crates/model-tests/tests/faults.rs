@@ -473,7 +473,6 @@ fn model_says(
         model::Semantics {
             static_format: true,
             memory_limit: FAULT_MEMORY_LIMIT,
-            unflushed_inline_dispatch: false,
         },
     );
     for tp in failing {

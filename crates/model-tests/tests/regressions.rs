@@ -1,27 +1,13 @@
 //! Minimal programs kept from failures of the model tests (`tests/model.rs` prints them), each
 //! run on every driver configuration × executable format against the model. A test that fails
-//! because of a runtime bug is `#[ignore]`d with the bug named, so that `cargo test -- --ignored`
-//! shows whether it is fixed.
+//! because of an open runtime bug is `#[ignore]`d with the bug named, so that
+//! `cargo test -- --ignored` shows whether it is fixed; the ignore goes when the fix lands.
 
-use model_tests::exec::{check_everywhere, Target};
-use model_tests::model::Semantics;
+use model_tests::exec::check_everywhere;
 use model_tests::program::*;
 
 fn assert_ok(errors: Vec<String>) {
     assert!(errors.is_empty(), "{}", errors.join("\n"));
-}
-
-/// The model exactly as the runtime documents it: no allowance for known bugs.
-fn exact(_: &Target, semantics: Semantics) -> Semantics {
-    Semantics {
-        unflushed_inline_dispatch: false,
-        ..semantics
-    }
-}
-
-/// Whether a mismatch is on local-sync × WebAssembly (the known bug below).
-fn local_sync_wasm(error: &str) -> bool {
-    error.starts_with("local-sync") && error.contains("system-wasm-wasm_32")
 }
 
 /// One queued `double` of a buffer whose words include subnormal f32s (allocation seed 0).
@@ -123,41 +109,24 @@ fn inline_double_of_subnormals() -> Program {
     }
 }
 
-// RUNTIME BUG (found by `model::local_sync_deferred` and `model::local_sync`, default seeds): on
-// local-sync, a WebAssembly kernel dispatched on the calling thread (`queue_dispatch`, on both
-// local-sync configurations, and an inline command buffer executing while it is recorded) runs
-// with denormals not flushed: `double` of the subnormal f32 0x0051a874 gives the exact product
-// 0x00a350e8, where every other path (native kernels everywhere, deferred command buffers,
-// local-task) gives 0, as the runtime documents ("flushed denormals", IREE's behaviour). Cause:
-// `hal_local::run_workgroups` hands executables with a workgroup runner (the wasm loader's) to
-// the runner before it sets `DenormalsFlushed`, and `dispatch_inline` sets no guard of its own
-// (deferred replays and local-task workers do). The model tests allow for it through
-// `Semantics::unflushed_inline_dispatch`; remove that when these pass.
+// RUNTIME BUG, fixed (found by `model::local_sync_deferred` and `model::local_sync` with their
+// default seeds; fixed in e6a6fb6 "Kernels run by a workgroup runner (wasm) get denormals
+// flushed too"): on local-sync, a WebAssembly kernel dispatched on the calling thread
+// (`queue_dispatch`, on both local-sync configurations, and an inline command buffer executing
+// while it is recorded) ran with denormals not flushed: `double` of the subnormal f32 0x0051a874
+// gave the exact product 0x00a350e8, where every other path (native kernels everywhere, deferred
+// command buffers, local-task) gives 0, as the runtime documents. Cause:
+// `hal_local::run_workgroups` handed executables with a workgroup runner (the wasm loader's) to
+// the runner before it set `DenormalsFlushed`, and `dispatch_inline` set no guard of its own.
 
 /// See the bug above: a queued dispatch.
 #[test]
-#[ignore = "runtime bug: local-sync runs WebAssembly dispatches on the calling thread without denormals flushed"]
 fn wasm_dispatch_flushes_denormals_queued() {
-    assert_ok(check_everywhere(&queued_double_of_subnormals(), exact));
+    assert_ok(check_everywhere(&queued_double_of_subnormals()));
 }
 
 /// See the bug above: an inline command buffer.
 #[test]
-#[ignore = "runtime bug: local-sync runs WebAssembly dispatches on the calling thread without denormals flushed"]
 fn wasm_dispatch_flushes_denormals_inline() {
-    assert_ok(check_everywhere(&inline_double_of_subnormals(), exact));
-}
-
-/// Both programs pass exactly on every other driver × format, and everywhere with the known bug
-/// allowed for.
-#[test]
-fn double_of_subnormals_elsewhere() {
-    for program in [queued_double_of_subnormals(), inline_double_of_subnormals()] {
-        let others: Vec<String> = check_everywhere(&program, exact)
-            .into_iter()
-            .filter(|e| !local_sync_wasm(e))
-            .collect();
-        assert_ok(others);
-        assert_ok(check_everywhere(&program, |_, semantics| semantics));
-    }
+    assert_ok(check_everywhere(&inline_double_of_subnormals()));
 }
