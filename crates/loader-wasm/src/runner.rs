@@ -1,6 +1,8 @@
-//! Loading a side module and running its kernels: the engine, the per-thread instances, the
-//! translation of a dispatch into the wasm32 ABI structs. How bindings reach the kernel is in
-//! [`bindings`].
+//! Loading a side module and running its kernels: the per-thread instances and the translation
+//! of a dispatch into the wasm32 ABI structs (laid out by [`crate::scratch`]). How bindings reach
+//! the kernel is in [`bindings`]; bindings outside the pool are staged per dispatch by
+//! [`crate::staging`], from the runner's `begin_dispatch`. Every call into wasm runs with enough
+//! stack ([`crate::stack`]) and under the budget.
 
 use std::cell::RefCell;
 use std::ffi::c_void;
