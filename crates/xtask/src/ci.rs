@@ -1,7 +1,9 @@
 //! `cargo xtask ci`: exactly what CI runs (`.ci/run` calls it), in order, stopping at the first
 //! failure: formatting, clippy with warnings as errors, every test of the workspace (unit,
-//! integration, doc tests and each driver's conformance suite), the loom model checks in their
-//! own target directory, and the conformance matrix.
+//! integration, doc tests and each driver's conformance suite), a two-second-per-combination
+//! soak (`cargo xtask soak --debug --seconds 2`), the loom model checks in their own target
+//! directory, and the conformance matrix. `cargo xtask sanitize` is not part of CI: valgrind
+//! needs about 10 minutes plus a second build of the workspace, too much of CI's 30 minutes.
 
 use anyhow::{bail, Context as _, Result};
 
@@ -33,6 +35,14 @@ const STEPS: &[Step] = &[
     Step {
         name: "tests",
         args: &["test", "--workspace"],
+        env: &[],
+    },
+    // A short soak (2 s per driver × format, 12 of them) in the dev profile, whose
+    // dependencies the tests step has just built: mixed work from 4 threads, every result
+    // checked; fails if one is lost. `cargo xtask soak` runs it longer, in release.
+    Step {
+        name: "soak",
+        args: &["xtask", "soak", "--debug", "--seconds", "2"],
         env: &[],
     },
     Step {

@@ -6,6 +6,8 @@
 //! - `ci` ([`ci`]): exactly what CI runs.
 //! - `bench [--no-iree]` ([`bench`]): our benchmarks beside IREE's, as one table.
 //! - `fixtures [FAMILY...]` ([`fixtures`]): regenerates committed executable fixtures with IREE.
+//! - `soak [--seconds N] [--driver NAME] [--format NAME]` ([`soak`]): mixed submissions from
+//!   several threads on every driver × format, every result checked; fails if any is lost.
 
 mod bench;
 mod bench_kernels;
@@ -14,6 +16,7 @@ mod cts;
 mod fixtures;
 mod google_benchmark;
 mod iree;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,7 +30,10 @@ commands:
   ci                                    run exactly what CI runs (fmt, clippy, tests, loom, cts)
   bench [--no-iree]                     benchmarks beside IREE 3.13's, measured in one run
   bench-kernels                         IREE-compiled add and matmul: ours vs iree-benchmark-executable
-  fixtures [dylib | wasm]               regenerate committed executable fixtures with IREE 3.13";
+  fixtures [dylib | wasm]               regenerate committed executable fixtures with IREE 3.13
+  soak [--seconds N] [--driver NAME] [--format NAME] [--threads N] [--seed N] [--debug]
+                                        mixed work from 4 threads on every driver × format, every
+                                        result checked; ops/s, results lost (must be 0)";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run_bench(&rest),
         Some("bench-kernels") => bench_kernels::run(&rest),
         Some("fixtures") => fixtures::run(&rest),
+        Some("soak") => soak::run(&rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)
