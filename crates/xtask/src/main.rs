@@ -8,6 +8,8 @@
 //! - `fixtures [FAMILY...]` ([`fixtures`]): regenerates committed executable fixtures with IREE.
 //! - `soak [--seconds N] [--driver NAME] [--format NAME]` ([`soak`]): mixed submissions from
 //!   several threads on every driver × format, every result checked; fails if any is lost.
+//! - `sanitize [--tool NAME] [--only SUBSTRING] [--full]` ([`sanitize`]): the conformance suite
+//!   and the model-based tests under valgrind (memcheck and helgrind), static and ELF formats.
 
 mod bench;
 mod bench_kernels;
@@ -16,6 +18,7 @@ mod cts;
 mod fixtures;
 mod google_benchmark;
 mod iree;
+mod sanitize;
 mod soak;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +36,11 @@ commands:
   fixtures [dylib | wasm]               regenerate committed executable fixtures with IREE 3.13
   soak [--seconds N] [--driver NAME] [--format NAME] [--threads N] [--seed N] [--debug]
                                         mixed work from 4 threads on every driver × format, every
-                                        result checked; ops/s, results lost (must be 0)";
+                                        result checked; ops/s, results lost (must be 0)
+  sanitize [--tool memcheck|helgrind] [--only SUBSTRING] [--full]
+                                        cts and model-based tests under valgrind memcheck and
+                                        helgrind (static and ELF formats; wasm cannot run under
+                                        valgrind); errors must be 0";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -46,6 +53,7 @@ fn main() -> ExitCode {
         Some("bench-kernels") => bench_kernels::run(&rest),
         Some("fixtures") => fixtures::run(&rest),
         Some("soak") => soak::run(&rest),
+        Some("sanitize") => sanitize::run(&rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)
