@@ -3,7 +3,8 @@
 //! integration, doc tests and each driver's conformance suite), a two-second-per-combination
 //! soak (`cargo xtask soak --debug --seconds 2`), the loom model checks in their own target
 //! directory, and the conformance matrix. `cargo xtask sanitize` is not part of CI: valgrind
-//! needs about 10 minutes plus a second build of the workspace, too much of CI's 30 minutes.
+//! needs about 6 minutes plus a second (mirror) build of the workspace, too much of CI's 30
+//! minutes for what it adds.
 
 use anyhow::{bail, Context as _, Result};
 
