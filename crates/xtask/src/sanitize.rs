@@ -30,8 +30,8 @@
 //!   denormals-are-zero bits: a denormal product stays denormal under valgrind); model-tests'
 //!   `faults` program (every scenario dispatches a WebAssembly fault kernel, see below).
 //! - Time: about 6 minutes on two cores once the builds are done; the first run also builds the
-//!   mirror (a few minutes more). Not part of CI: with its second build of the workspace it
-//!   would take a large share of CI's 30-minute budget on top of the 6 minutes CI takes today.
+//!   mirror (a few minutes more). Not part of CI, whose machines have no valgrind (see
+//!   `ci.rs`).
 //!
 //! # wasm
 //! The `system-wasm-wasm_32` format is not run under valgrind (nor is model-tests' `wasm_trap`
