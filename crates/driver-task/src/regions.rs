@@ -15,6 +15,8 @@
 
 use std::sync::OnceLock;
 
+use hal_core::race_annotations::{happens_after, happens_before};
+
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
@@ -182,6 +184,7 @@ impl<I: Tiled> Regions<I> {
                 unreachable!("each region is opened once, by its predecessor's last finisher")
             }
         };
+        happens_before(&self.current);
         self.current.store(index, Ordering::Release);
         (region, first)
     }
@@ -190,6 +193,7 @@ impl<I: Tiled> Regions<I> {
     #[inline]
     pub fn current(&self) -> Option<(usize, &Region<I>)> {
         let index = self.current.load(Ordering::Acquire);
+        happens_after(&self.current);
         self.slots
             .get(index)
             .and_then(|slot| slot.get())
@@ -227,6 +231,11 @@ impl<I: Tiled> Regions<I> {
     #[inline]
     pub fn complete(&self, claim: Claim) -> bool {
         let region = self.region(claim.region);
-        region.remaining.fetch_sub(claim.count, Ordering::AcqRel) == claim.count
+        happens_before(&region.remaining);
+        let last = region.remaining.fetch_sub(claim.count, Ordering::AcqRel) == claim.count;
+        if last {
+            happens_after(&region.remaining);
+        }
+        last
     }
 }

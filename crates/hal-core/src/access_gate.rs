@@ -12,6 +12,7 @@ use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::race_annotations::{happens_after, happens_before};
 use crate::range_claims::RangeClaims;
 use crate::{Result, Status};
 
@@ -86,7 +87,10 @@ impl AccessGate {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    happens_after(&self.state);
+                    return Ok(());
+                }
                 Err(actual) => current = actual,
             }
         }
@@ -117,6 +121,7 @@ impl AccessGate {
 
     /// Gives back access taken by [`AccessGate::acquire_host_read`].
     pub fn release_host_read(&self) {
+        happens_before(&self.state);
         self.state.fetch_sub(READER_ONE, Ordering::Release);
     }
 
@@ -142,6 +147,7 @@ impl AccessGate {
 
     /// Gives back access taken by [`AccessGate::acquire_host_write`].
     pub fn release_host_write(&self) {
+        happens_before(&self.state);
         self.state.fetch_and(!WRITER, Ordering::Release);
     }
 
@@ -169,6 +175,7 @@ impl AccessGate {
     /// Gives back access taken by [`AccessGate::acquire_device`].
     #[inline]
     pub fn release_device(&self) {
+        happens_before(&self.state);
         self.state.fetch_sub(DEVICE_ONE, Ordering::Release);
     }
 

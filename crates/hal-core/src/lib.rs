@@ -21,6 +21,7 @@ mod executable;
 mod mapping;
 mod memory;
 mod queue;
+pub mod race_annotations;
 mod range_claims;
 mod semaphore;
 mod status;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::blocking::Notification;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use hal_core::race_annotations::{happens_after, happens_before};
 use hal_core::{Result, Semaphore, SemaphoreImpl, Status, Timeout};
 
 /// Called once when a timepoint is reached (`Ok`) or its semaphore fails (`Err`).
@@ -201,7 +202,11 @@ impl LocalSemaphore {
         if self.failed.load(Ordering::Acquire) {
             return Err(self.failure());
         }
-        Ok(self.value.load(Ordering::Acquire) >= value)
+        let reached = self.value.load(Ordering::Acquire) >= value;
+        if reached {
+            happens_after(&self.value);
+        }
+        Ok(reached)
     }
 
     fn failure(&self) -> Status {
@@ -271,7 +276,9 @@ impl SemaphoreImpl for LocalSemaphore {
         if self.failed.load(Ordering::Acquire) {
             return Err(self.failure());
         }
-        Ok(self.value.load(Ordering::Acquire))
+        let value = self.value.load(Ordering::Acquire);
+        happens_after(&self.value);
+        Ok(value)
     }
 
     fn signal(&self, value: u64) -> Result<()> {
@@ -288,6 +295,7 @@ impl SemaphoreImpl for LocalSemaphore {
             )));
         }
         state.value = value;
+        happens_before(&self.value);
         self.value.store(value, Ordering::Release);
         if state.pending.is_empty() {
             return Ok(());

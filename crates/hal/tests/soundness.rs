@@ -46,17 +46,13 @@ fn watch(workgroup: &Workgroup<'_>) -> KernelResult {
     let input = workgroup.read::<u32>(0)?;
     let start = workgroup.linear_id() as usize * TILE;
     let mine = &input[start.min(input.len())..(start + TILE).min(input.len())];
-    // SAFETY (both reads): valid references to initialised u32s.
-    let before: Vec<u32> = mine
-        .iter()
-        .map(|v| unsafe { std::ptr::read_volatile(v) })
-        .collect();
+    let look = |v: &u32| {
+        // SAFETY: a valid reference to an initialised u32.
+        unsafe { std::ptr::read_volatile(v) }
+    };
+    let before: Vec<u32> = mine.iter().map(look).collect();
     std::thread::sleep(LINGER);
-    if mine
-        .iter()
-        .zip(&before)
-        .any(|(v, b)| unsafe { std::ptr::read_volatile(v) } != *b)
-    {
+    if mine.iter().zip(&before).any(|(v, b)| look(v) != *b) {
         return Err(CHANGED_UNDER_ME);
     }
     workgroup.tile::<u32>(1)?.copy_from_slice(&before);

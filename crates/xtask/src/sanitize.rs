@@ -17,13 +17,16 @@
 //! - helgrind on a build in which `parking_lot` is replaced by a pthread-backed stand-in
 //!   (`crates/xtask/valgrind/parking_lot`): helgrind understands pthread locks, not parking_lot's
 //!   futex words, so with the stand-in every access to data behind a parking_lot lock is checked
-//!   for real instead of reported falsely. That build lives in `target/valgrind`: a mirror of the
-//!   workspace sources (so the patch never touches the real `Cargo.lock`) with its own target
-//!   directory. What helgrind still cannot see (atomics, std's futex-based locks and channels) is
+//!   for real instead of reported falsely. The same build sets `--cfg hal_valgrind`, which turns
+//!   the runtime's hand-offs through atomics (a region published to local-task's workers and its
+//!   last finisher, a semaphore value reached, an allocation's access gate given back) into
+//!   helgrind happens-before annotations (`hal_core::race_annotations`), so the data on both
+//!   sides of them — tiles, plans, buffers — is checked too. That build lives in
+//!   `target/valgrind`: a mirror of the workspace sources (so neither patch touches the real
+//!   `Cargo.lock` or build) with its own target directory. What helgrind still cannot see (the
+//!   atomic instructions themselves, std's futex-based locks and channels, `Arc` counts) is
 //!   suppressed in `crates/xtask/valgrind/helgrind.supp`, one entry per primitive, each saying
-//!   what orders the accesses; for programs that run local-task, `helgrind-task.supp` adds broad
-//!   suppressions of its workers' data path, which hands work over through atomics (that file
-//!   says what they hide and which annotations would remove the need).
+//!   what orders the accesses.
 //! - Not run: three cts cases under helgrind (`HELGRIND_SLOW_CASES`: the suite's fixed 10 s
 //!   waits and 30 s stress budget do not hold at helgrind's speed, so they fail by timeout);
 //!   model-tests' unit test of denormal flushing (valgrind ignores MXCSR's flush-to-zero and
@@ -51,8 +54,8 @@
 //!   unhandled instruction before raising SIGILL. Suppressing these would mean suppressing every
 //!   error in generated code.
 //!
-//! The sandbox's memory safety rests on loader-wasm's own tests instead (sandbox, windows, fork,
-//! the damage survey), which run natively.
+//! The sandbox's memory safety rests on loader-wasm's own tests instead (sandbox, modules,
+//! copies, windows, pool, stress, fork), which run natively.
 //!
 //! # Output
 //! One row per tool × binary: cases passed and failed (from the program's own summary), valgrind
@@ -150,15 +153,9 @@ fn plan(tool: Tool, program: &Program, full: bool) -> Plan {
             plan.args.extend(["--skip", test]);
         }
     }
-    if tool == Tool::Helgrind {
-        if program.package != "driver-sync" {
-            // local-task hands work to its workers through atomics (see helgrind-task.supp).
-            plan.suppressions.push("helgrind-task.supp");
-        }
-        if program.package != "model-tests" {
-            for case in HELGRIND_SLOW_CASES {
-                plan.args.extend(["--skip", case]);
-            }
+    if tool == Tool::Helgrind && program.package != "model-tests" {
+        for case in HELGRIND_SLOW_CASES {
+            plan.args.extend(["--skip", case]);
         }
     }
     plan
@@ -209,8 +206,6 @@ struct Row {
     suppressed: BTreeMap<String, u64>,
     elapsed: Duration,
     log: PathBuf,
-    /// Whether the broad suppressions of local-task's hand-offs applied.
-    broad: bool,
 }
 
 /// Runs the sanitizers; `Ok(true)` when every program passed with no valgrind error.
@@ -427,7 +422,6 @@ fn run_program(
         suppressed,
         elapsed,
         log,
-        broad: plan.suppressions.contains(&"helgrind-task.supp"),
     };
     println!(
         "xtask sanitize: {} {}: {} errors, program {} ({}), {:.0?}",
@@ -506,21 +500,6 @@ fn report(rows: &[Row], elapsed: Duration) -> bool {
             println!("  {tool:<9} {name:<60} {count:>8}");
         }
     }
-    let broad: Vec<&str> = rows
-        .iter()
-        .filter(|r| r.broad)
-        .map(|r| r.label.as_str())
-        .collect();
-    if !broad.is_empty() {
-        println!(
-            "\nnote: helgrind ran {} with crates/xtask/valgrind/helgrind-task.supp: local-task hands \
-             work to its workers through atomics helgrind cannot see, and the suppressions that \
-             remove those reports cover the workers' whole data path, so helgrind checks \
-             local-task's locks there, not its data plane (the file says which annotations would \
-             lift this).",
-            broad.join(", ")
-        );
-    }
     println!(
         "xtask sanitize: {} in {:.0?}",
         if clean { "clean" } else { "NOT clean" },
@@ -545,7 +524,19 @@ fn prepare_pthread_copy() -> Result<(PathBuf, PathBuf)> {
          [patch.crates-io]\nparking_lot = {{ path = \"{}\" }}\n",
         stand_in.display()
     ));
-    let overrides = BTreeMap::from([(manifest, text.into_bytes())]);
+    // And the runtime's race annotations: its hand-offs through atomics become helgrind's
+    // happens-before client requests (hal_core::race_annotations).
+    let config = source.join(".cargo/config.toml");
+    let mut config_text = std::fs::read_to_string(&config)
+        .with_context(|| format!("reading {}", config.display()))?;
+    config_text.push_str(
+        "\n# Added by cargo xtask sanitize: hand-offs through atomics annotated for helgrind.\n\
+         [build]\nrustflags = [\"--cfg\", \"hal_valgrind\"]\n",
+    );
+    let overrides = BTreeMap::from([
+        (manifest, text.into_bytes()),
+        (config, config_text.into_bytes()),
+    ]);
     mirror(&source, &copy, &overrides)?;
     Ok((copy, base.join("target")))
 }
