@@ -4,12 +4,20 @@
 //! - [`ExecutableLoader`] and its registry; [`LocalExecutableCache`] tries loaders in turn.
 //! - [`LocalExecutable`] and the workgroup loop ([`run_workgroups`]): 64-byte aligned bindings,
 //!   per-workgroup local memory, flushed denormals, CPU feature bits in the environment; a
-//!   [`WorkgroupRunner`] runs the workgroups of executables whose kernels are not native code.
-//! - [`HeapAllocator`]: zeroed, aligned heap buffers and host-memory imports.
+//!   [`WorkgroupRunner`] runs the workgroups of executables whose kernels are not native code,
+//!   with a per-dispatch session ([`DispatchSession`]) for what its threads share.
+//! - [`DeviceScope`]: the allocations a unit of device work holds, and the byte ranges it claims
+//!   in them, as its kernels see them ([`BindingViews`]), so unordered work never races with
+//!   Rust code (see `hal_core::RangeClaims`).
+//! - [`HeapAllocator`]: zeroed, aligned heap buffers (with an optional memory limit) and
+//!   host-memory imports.
 //! - [`InlineCommandBuffer`] (runs while recording) and [`DeferredCommandBuffer`] (records a
 //!   [`RecordedCommands`] program replayed per submit with a binding table).
 //! - [`LocalSemaphore`]: timepoint callbacks fired outside the lock, one notification per wait,
 //!   real deadlines; [`wait_timepoints`] waits on several.
+//! - [`QueueSignals`] (an accepted operation's signals, completed exactly once),
+//!   [`when_reached`] (parking it on its waits) and [`liveness`] (failing parked work nothing can
+//!   release any more).
 //! - [`execute_work`]: runs a queue operation on the calling thread.
 
 pub mod abi;
