@@ -34,7 +34,7 @@ fn decide(mode: WaitMode, states: impl Iterator<Item = Result<bool>>) -> Option<
 
 /// Blocks until all (or any) `timepoints` are reached, one fails, or the timeout expires.
 /// Every semaphore must be a [`LocalSemaphore`]. The rule for a list with both a failed and a
-/// reached timepoint is [`decide`]'s, whatever their order; once blocked, the first event to
+/// reached timepoint is `decide`'s, whatever their order; once blocked, the first event to
 /// happen (a reach or a failure) decides.
 pub fn wait_timepoints(mode: WaitMode, timepoints: &[Timepoint], timeout: Timeout) -> Result<()> {
     if timepoints.is_empty() {
