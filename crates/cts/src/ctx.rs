@@ -222,10 +222,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// The binding table for `buffers` in the current mode: empty for direct references.
-    pub(crate) fn table<'b>(&self, buffers: &[&'b Buffer]) -> Vec<BufferRef<'b>> {
+    pub(crate) fn table<'b>(&self, buffers: &[&'b Buffer]) -> Vec<Option<BufferRef<'b>>> {
         match self.mode() {
             BindingMode::Direct => Vec::new(),
-            BindingMode::Table => buffers.iter().map(|b| BufferRef::whole(b)).collect(),
+            BindingMode::Table => buffers.iter().map(|b| Some(BufferRef::whole(b))).collect(),
         }
     }
 

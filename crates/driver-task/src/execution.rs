@@ -29,7 +29,7 @@ enum Source {
     /// the regions.
     Program {
         program: Arc<dyn Any + Send + Sync>,
-        table: Vec<BindingTableEntry>,
+        table: Vec<Option<BindingTableEntry>>,
         boundaries: Vec<Range<usize>>,
     },
     /// One queue operation's work: a single region.

@@ -71,9 +71,12 @@ impl<'a> BufferRef<'a> {
         }
     }
 
-    /// Resolves the reference to a buffer range, using `table` for slots.
+    /// Resolves the reference to a buffer range, using `table` for slots. A slot beyond the
+    /// table is `OUT_OF_RANGE` and an empty slot (`None`) `INVALID_ARGUMENT`, each naming the
+    /// slot; submission checks both first ([`crate::CommandBuffer::prepare_submit`]), so this
+    /// only guards drivers.
     #[inline]
-    pub fn resolve<'t>(&self, table: &'t [BindingTableEntry]) -> Result<ResolvedRef<'t>>
+    pub fn resolve<'t>(&self, table: &'t [Option<BindingTableEntry>]) -> Result<ResolvedRef<'t>>
     where
         'a: 't,
     {
@@ -95,12 +98,16 @@ impl<'a> BufferRef<'a> {
                 offset,
                 length,
             } => {
-                let entry = table.get(slot as usize).ok_or_else(|| {
-                    Status::out_of_range(format!(
-                        "binding table slot {slot} is out of range; the table has {} entries",
-                        table.len()
-                    ))
-                })?;
+                let entry = match table.get(slot as usize) {
+                    Some(Some(entry)) => entry,
+                    Some(None) => return Err(empty_slot_error(slot)),
+                    None => {
+                        return Err(Status::out_of_range(format!(
+                            "binding table slot {slot} is out of range; the table has {} entries",
+                            table.len()
+                        )))
+                    }
+                };
                 let length = resolve_range(entry.length, offset, length).map_err(|status| {
                     status.with_context(format!("in binding table slot {slot}"))
                 })?;
@@ -112,6 +119,14 @@ impl<'a> BufferRef<'a> {
             }
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn empty_slot_error(slot: u32) -> Status {
+    Status::invalid_argument(format!(
+        "binding table slot {slot} is empty, but a command uses it"
+    ))
 }
 
 /// A reference resolved to a concrete buffer range.
@@ -132,7 +147,8 @@ impl ResolvedRef<'_> {
     }
 }
 
-/// One entry of a binding table, as held by a queued submission.
+/// One entry of a binding table, as held by a queued submission (a resolved table is a
+/// `Vec<Option<BindingTableEntry>>`: `None` is an empty slot, which no command uses).
 #[derive(Clone, Debug)]
 pub struct BindingTableEntry {
     /// The buffer.
@@ -155,6 +171,15 @@ pub struct SlotRequirement {
 }
 
 impl SlotRequirement {
+    /// How the slot is used, for messages: `a dispatch binding` and/or the usage bits required.
+    pub fn describe(&self) -> String {
+        match (self.dispatch, self.usage.is_empty()) {
+            (true, true) => "as a dispatch binding".to_string(),
+            (true, false) => format!("as a dispatch binding and with usage {:?}", self.usage),
+            (false, _) => format!("with usage {:?}", self.usage),
+        }
+    }
+
     /// Folds in one more use of the slot.
     pub fn merge(&mut self, other: SlotRequirement) {
         self.min_length = self.min_length.max(other.min_length);

@@ -475,13 +475,19 @@ impl CommandBuffer {
     }
 
     /// Checks that the buffer can be submitted with `binding_table` and resolves the table.
+    ///
+    /// Every entry is a direct reference inside its buffer, or `None`: an empty slot, allowed
+    /// where no recorded command uses that slot (IREE's slot numbers have gaps). A slot a command
+    /// uses must be present, long enough and of the right usage; an empty one is
+    /// `INVALID_ARGUMENT` naming the slot and its use.
+    ///
     /// A one-shot buffer is claimed for this submission: the claim is given back when the
     /// returned [`SubmitClaim`] drops uncommitted (the submission was refused after all), so a
     /// refused call leaves the buffer submittable.
     pub fn prepare_submit(
         &self,
-        binding_table: &[BufferRef<'_>],
-    ) -> Result<(Vec<BindingTableEntry>, SubmitClaim<'_>)> {
+        binding_table: &[Option<BufferRef<'_>>],
+    ) -> Result<(Vec<Option<BindingTableEntry>>, SubmitClaim<'_>)> {
         if self.state != RecordingState::Executable {
             return Err(Status::failed_precondition(format!(
                 "cannot submit a command buffer in state {:?}; call end first",
@@ -493,12 +499,21 @@ impl CommandBuffer {
             let Some(requirement) = requirement else {
                 continue;
             };
-            let entry = table.get(slot).ok_or_else(|| {
-                Status::invalid_argument(format!(
-                    "the command buffer uses binding table slot {slot}, but the table has {} entries",
-                    table.len()
-                ))
-            })?;
+            let entry = match table.get(slot) {
+                Some(Some(entry)) => entry,
+                Some(None) => {
+                    return Err(Status::invalid_argument(format!(
+                        "binding table slot {slot} is empty, but the command buffer uses it ({})",
+                        requirement.describe()
+                    )))
+                }
+                None => {
+                    return Err(Status::invalid_argument(format!(
+                        "the command buffer uses binding table slot {slot}, but the table has {} entries",
+                        table.len()
+                    )))
+                }
+            };
             if entry.length < requirement.min_length {
                 return Err(Status::out_of_range(format!(
                     "binding table slot {slot} has {} bytes; the command buffer uses up to {}",
@@ -644,29 +659,260 @@ pub fn check_indirect_parameters(offset: DeviceSize, length: Option<DeviceSize>)
 }
 
 /// Resolves a binding table given at submit: every entry must be a direct reference inside its
-/// buffer.
-pub fn resolve_binding_table(table: &[BufferRef<'_>]) -> Result<Vec<BindingTableEntry>> {
+/// buffer, or `None` (an empty slot).
+pub fn resolve_binding_table(
+    table: &[Option<BufferRef<'_>>],
+) -> Result<Vec<Option<BindingTableEntry>>> {
     table
         .iter()
         .enumerate()
-        .map(|(slot, entry)| match *entry {
-            BufferRef::Direct {
-                buffer,
-                offset,
-                length,
-            } => {
-                let length = buffer.resolve_range(offset, length).map_err(|status| {
-                    status.with_context(format!("in binding table entry {slot}"))
-                })?;
-                Ok(BindingTableEntry {
-                    buffer: Buffer::clone(buffer),
-                    offset,
-                    length,
-                })
-            }
-            BufferRef::Slot { .. } => Err(Status::invalid_argument(format!(
-                "binding table entry {slot} is itself a slot reference; entries must be buffers"
-            ))),
+        .map(|(slot, entry)| {
+            entry
+                .as_ref()
+                .map(|entry| resolve_direct(entry, "binding table entry", slot))
+                .transpose()
         })
         .collect()
+}
+
+/// Resolves references that must all be direct (a queue dispatch's bindings).
+pub fn resolve_direct_refs(refs: &[BufferRef<'_>], what: &str) -> Result<Vec<BindingTableEntry>> {
+    refs.iter()
+        .enumerate()
+        .map(|(index, r)| resolve_direct(r, what, index))
+        .collect()
+}
+
+/// Resolves one direct reference, entry `index` of a list of `what`.
+fn resolve_direct(r: &BufferRef<'_>, what: &str, index: usize) -> Result<BindingTableEntry> {
+    match *r {
+        BufferRef::Direct {
+            buffer,
+            offset,
+            length,
+        } => {
+            let length = buffer
+                .resolve_range(offset, length)
+                .map_err(|status| status.with_context(format!("in {what} {index}")))?;
+            Ok(BindingTableEntry {
+                buffer: Buffer::clone(buffer),
+                offset,
+                length,
+            })
+        }
+        BufferRef::Slot { slot, .. } => Err(Status::invalid_argument(format!(
+            "{what} {index} is a reference to binding table slot {slot}; it must be a buffer"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{buffer, executable, export, RecordingDevice};
+    use crate::{QueueWork, StatusCode};
+
+    /// A reusable buffer with `capacity` slots whose only command copies slot `from` to `to`.
+    fn copy_between_slots(
+        device: &crate::Device,
+        capacity: u32,
+        from: u32,
+        to: u32,
+    ) -> CommandBuffer {
+        let mut command_buffer = device
+            .create_command_buffer(CommandBufferParams::reusable(capacity))
+            .unwrap();
+        command_buffer.begin().unwrap();
+        command_buffer
+            .copy(BufferRef::slot(from, 0, 16), BufferRef::slot(to, 0, 16))
+            .unwrap();
+        command_buffer.end().unwrap();
+        command_buffer
+    }
+
+    fn expect(status: Status, code: StatusCode, needles: &[&str]) {
+        assert_eq!(status.code(), code, "{status}");
+        let text = status.to_string();
+        for needle in needles {
+            assert!(text.contains(needle), "'{text}' does not name '{needle}'");
+        }
+    }
+
+    #[test]
+    fn empty_slots_no_command_uses_are_accepted_and_stay_empty() {
+        let (_, device) = RecordingDevice::create();
+        let command_buffer = copy_between_slots(&device, 5, 1, 3);
+        let (a, b) = (buffer(16), buffer(32));
+        let (table, claim) = command_buffer
+            .prepare_submit(&[
+                None,
+                Some(BufferRef::whole(&a)),
+                None,
+                Some(BufferRef::range(&b, 8, 16)),
+                None,
+            ])
+            .unwrap();
+        claim.commit();
+        assert_eq!(table.len(), 5);
+        assert!(table[0].is_none() && table[2].is_none() && table[4].is_none());
+        let entry = table[3].as_ref().expect("slot 3 is filled");
+        assert!(entry.buffer.ptr_eq(&b));
+        assert_eq!((entry.offset, entry.length), (8, 16));
+    }
+
+    #[test]
+    fn an_empty_slot_a_command_uses_is_refused_naming_the_slot_and_its_use() {
+        let (_, device) = RecordingDevice::create();
+        let command_buffer = copy_between_slots(&device, 4, 1, 3);
+        let a = buffer(16);
+        let error = command_buffer
+            .prepare_submit(&[None, Some(BufferRef::whole(&a)), None, None])
+            .map(|_| ())
+            .unwrap_err();
+        expect(
+            error,
+            StatusCode::InvalidArgument,
+            &["slot 3", "empty", "TRANSFER_TARGET"],
+        );
+        let error = command_buffer
+            .prepare_submit(&[None, None, None, Some(BufferRef::whole(&a))])
+            .map(|_| ())
+            .unwrap_err();
+        expect(
+            error,
+            StatusCode::InvalidArgument,
+            &["slot 1", "empty", "TRANSFER_SOURCE"],
+        );
+        // A table that stops before a used slot is still the old error.
+        let error = command_buffer
+            .prepare_submit(&[None, Some(BufferRef::whole(&a))])
+            .map(|_| ())
+            .unwrap_err();
+        expect(error, StatusCode::InvalidArgument, &["slot 3", "2 entries"]);
+    }
+
+    #[test]
+    fn an_empty_slot_a_dispatch_binds_is_refused_as_a_dispatch_binding() {
+        let (_, device) = RecordingDevice::create();
+        let exe = executable(vec![export("k", 0, 2)]).unwrap();
+        let mut command_buffer = device
+            .create_command_buffer(CommandBufferParams::reusable(3))
+            .unwrap();
+        command_buffer.begin().unwrap();
+        command_buffer
+            .dispatch(
+                &exe,
+                0,
+                Workgroups::Static([1, 1, 1]),
+                &[],
+                &[BufferRef::slot(0, 0, 4), BufferRef::slot(2, 0, 4)],
+            )
+            .unwrap();
+        command_buffer.end().unwrap();
+        let a = buffer(16);
+        let error = command_buffer
+            .prepare_submit(&[Some(BufferRef::whole(&a)), Some(BufferRef::whole(&a)), None])
+            .map(|_| ())
+            .unwrap_err();
+        expect(
+            error,
+            StatusCode::InvalidArgument,
+            &["slot 2", "empty", "dispatch binding"],
+        );
+        let (table, claim) = command_buffer
+            .prepare_submit(&[Some(BufferRef::whole(&a)), None, Some(BufferRef::whole(&a))])
+            .unwrap();
+        claim.commit();
+        assert!(table[1].is_none());
+    }
+
+    #[test]
+    fn a_one_shot_buffer_refused_for_an_empty_slot_can_still_be_submitted() {
+        let (_, device) = RecordingDevice::create();
+        let mut command_buffer = device
+            .create_command_buffer(CommandBufferParams {
+                mode: CommandBufferMode::ONE_SHOT,
+                categories: CommandCategory::ANY,
+                binding_capacity: 2,
+            })
+            .unwrap();
+        command_buffer.begin().unwrap();
+        command_buffer
+            .fill(BufferRef::slot(1, 0, 4), FillPattern::U8(1))
+            .unwrap();
+        command_buffer.end().unwrap();
+        let a = buffer(16);
+        assert!(command_buffer
+            .prepare_submit(&[Some(BufferRef::whole(&a)), None])
+            .is_err());
+        let (_, claim) = command_buffer
+            .prepare_submit(&[None, Some(BufferRef::whole(&a))])
+            .unwrap();
+        claim.commit();
+        let again = command_buffer.prepare_submit(&[None, Some(BufferRef::whole(&a))]);
+        expect(
+            again.map(|_| ()).unwrap_err(),
+            StatusCode::FailedPrecondition,
+            &["only once"],
+        );
+    }
+
+    #[test]
+    fn a_table_entry_must_be_a_buffer_and_inside_it() {
+        let (_, device) = RecordingDevice::create();
+        let command_buffer = copy_between_slots(&device, 2, 0, 1);
+        let a = buffer(16);
+        let error = command_buffer
+            .prepare_submit(&[Some(BufferRef::whole(&a)), Some(BufferRef::slot(0, 0, 16))])
+            .map(|_| ())
+            .unwrap_err();
+        expect(error, StatusCode::InvalidArgument, &["entry 1", "slot 0"]);
+        let error = command_buffer
+            .prepare_submit(&[
+                Some(BufferRef::whole(&a)),
+                Some(BufferRef::range(&a, 8, 16)),
+            ])
+            .map(|_| ())
+            .unwrap_err();
+        expect(error, StatusCode::OutOfRange, &["entry 1"]);
+    }
+
+    #[test]
+    fn resolving_an_empty_or_missing_slot_names_it() {
+        let table = [
+            None,
+            Some(BindingTableEntry {
+                buffer: buffer(8),
+                offset: 0,
+                length: 8,
+            }),
+        ];
+        let error = BufferRef::slot(0, 0, 4).resolve(&table).unwrap_err();
+        expect(error, StatusCode::InvalidArgument, &["slot 0", "empty"]);
+        let error = BufferRef::slot(2, 0, 4).resolve(&table).unwrap_err();
+        expect(error, StatusCode::OutOfRange, &["slot 2", "2 entries"]);
+        let resolved = BufferRef::slot(1, 4, 4).resolve(&table).unwrap();
+        assert_eq!((resolved.offset, resolved.length), (4, 4));
+    }
+
+    #[test]
+    fn queue_execute_hands_empty_slots_to_the_driver() {
+        let (recording, device) = RecordingDevice::create();
+        let command_buffer = copy_between_slots(&device, 3, 0, 2);
+        let a = buffer(16);
+        device
+            .queue_execute(
+                &[],
+                &[],
+                &command_buffer,
+                &[Some(BufferRef::whole(&a)), None, Some(BufferRef::whole(&a))],
+            )
+            .unwrap();
+        let operations = recording.operations.lock();
+        let QueueWork::Execute { binding_table, .. } = &operations[0].work else {
+            panic!("expected an execute, got {:?}", operations[0].work);
+        };
+        let filled: Vec<bool> = binding_table.iter().map(Option::is_some).collect();
+        assert_eq!(filled, [true, false, true]);
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::buffer::{check_fill_alignment, check_no_overlap, Buffer};
 use crate::buffer_ref::{BindingTableEntry, BufferRef};
 use crate::command_buffer::{
-    check_indirect_parameters, resolve_binding_table, validate_dispatch_shape, CommandBuffer,
+    check_indirect_parameters, resolve_direct_refs, validate_dispatch_shape, CommandBuffer,
     CommandBufferImpl, CommandBufferParams,
 };
 use crate::executable::{Event, Executable, ExecutableCache};
@@ -207,12 +207,18 @@ impl Device {
     }
 
     /// Once `waits` are reached, runs `command_buffer` with `binding_table`, then signals.
+    ///
+    /// Slot `i` of the table is `binding_table[i]`: a direct reference to a buffer range, or
+    /// `None` for an empty slot (IREE's slot numbers have gaps). Empty slots are accepted as long
+    /// as no recorded command uses them; a used slot that is empty, missing, too short or of the
+    /// wrong usage refuses the call with an error naming the slot (see
+    /// [`CommandBuffer::prepare_submit`]). Pass `&[]` for a buffer that uses no slots.
     pub fn queue_execute(
         &self,
         waits: &[Timepoint],
         signals: &[Timepoint],
         command_buffer: &CommandBuffer,
-        binding_table: &[BufferRef<'_>],
+        binding_table: &[Option<BufferRef<'_>>],
     ) -> Result<()> {
         // Everything that can refuse the call comes before the one-shot claim is committed, so
         // a refused call has no effect.
@@ -332,7 +338,7 @@ impl Device {
         bindings: &[BufferRef<'_>],
     ) -> Result<()> {
         validate_dispatch_shape(executable, ordinal, constants, bindings)?;
-        let mut resolved = resolve_binding_table(bindings)?;
+        let mut resolved = resolve_direct_refs(bindings, "queue dispatch binding")?;
         for (index, binding) in resolved.iter_mut().enumerate() {
             if !binding
                 .buffer
@@ -351,7 +357,8 @@ impl Device {
                 QueueWorkgroups::Static(counts)
             }
             crate::Workgroups::Indirect(parameters) => {
-                let entry = resolve_binding_table(&[parameters])?.remove(0);
+                let entry =
+                    resolve_direct_refs(&[parameters], "indirect workgroup count")?.remove(0);
                 entry.buffer.require_usage(
                     BufferUsage::DISPATCH_INDIRECT_PARAMETERS,
                     "indirect workgroup count",

@@ -25,6 +25,8 @@ pub mod race_annotations;
 mod range_claims;
 mod semaphore;
 mod status;
+#[cfg(test)]
+mod test_support;
 mod timeout;
 mod workgroups;
 

@@ -34,8 +34,8 @@ pub enum QueueWork {
     Execute {
         /// What the command buffer produced.
         submission: SubmissionHandle,
-        /// The resolved binding table.
-        binding_table: Vec<BindingTableEntry>,
+        /// The resolved binding table; `None` is an empty slot, which no command uses.
+        binding_table: Vec<Option<BindingTableEntry>>,
     },
     /// Fills a range with a pattern.
     Fill {

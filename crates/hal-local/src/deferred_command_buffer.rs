@@ -164,7 +164,7 @@ pub struct RecordedCommands {
 #[inline]
 pub fn resolve<'a>(
     r: &'a OwnedRef,
-    table: &'a [BindingTableEntry],
+    table: &'a [Option<BindingTableEntry>],
 ) -> Result<hal_core::ResolvedRef<'a>> {
     r.as_ref().resolve(table)
 }
@@ -174,7 +174,7 @@ impl RecordedCommands {
     /// first failure.
     pub fn replay(
         &self,
-        table: &[BindingTableEntry],
+        table: &[Option<BindingTableEntry>],
         scope: &mut DeviceScope,
         processor_id: u32,
     ) -> Result<()> {
@@ -191,7 +191,7 @@ impl RecordedCommands {
     pub fn run_command(
         &self,
         command: &Command,
-        table: &[BindingTableEntry],
+        table: &[Option<BindingTableEntry>],
         scope: &mut DeviceScope,
         processor_id: u32,
     ) -> Result<()> {

@@ -684,9 +684,9 @@ impl Run<'_> {
                     let cb = self.record(&self.program.command_buffers[*command_buffer])?;
                     self.command_buffers[*command_buffer] = Some(cb);
                 }
-                let table: Vec<BufferRef<'_>> = table
+                let table: Vec<Option<BufferRef<'_>>> = table
                     .iter()
-                    .map(|r| Ok(BufferRef::range(self.view(r.view)?, r.offset, r.len)))
+                    .map(|r| Ok(Some(BufferRef::range(self.view(r.view)?, r.offset, r.len))))
                     .collect::<Result<_, String>>()?;
                 let cb = self.command_buffers[*command_buffer]
                     .as_ref()

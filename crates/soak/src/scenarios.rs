@@ -483,10 +483,10 @@ fn reusable(w: &mut Worker<'_>) -> Result<()> {
                 &[s.at(j as u64 + 1)],
                 &env.reusable,
                 &[
-                    BufferRef::whole(input),
-                    BufferRef::whole(output),
-                    BufferRef::whole(counters),
-                    BufferRef::whole(scratch),
+                    Some(BufferRef::whole(input)),
+                    Some(BufferRef::whole(output)),
+                    Some(BufferRef::whole(counters)),
+                    Some(BufferRef::whole(scratch)),
                 ],
             )
         }));
@@ -619,7 +619,10 @@ fn host_gate(w: &mut Worker<'_>) -> Result<()> {
         &[g.at(3)],
         &[s.at(3)],
         &cb,
-        &[BufferRef::whole(&input), BufferRef::whole(&output)],
+        &[
+            Some(BufferRef::whole(&input)),
+            Some(BufferRef::whole(&output)),
+        ],
     )?;
     w.ops(3);
 

@@ -26,6 +26,7 @@ pub(crate) fn cases() -> Vec<Case> {
         Case::new(SUITE, "reusable_resubmit", reusable_resubmit),
         Case::new(SUITE, "update_limit", update_limit),
         Case::new(SUITE, "binding_table_errors", binding_table_errors).tags(&[Tag::Indirect]),
+        Case::new(SUITE, "empty_table_slots", empty_table_slots).tags(&[Tag::Indirect]),
         Case::new(
             SUITE,
             "rejected_command_no_effect",
@@ -412,8 +413,9 @@ fn binding_table_errors(ctx: &Ctx<'_>) -> Result<()> {
     command_buffer.end()?;
     let done = ctx.semaphore(0)?;
     let submit = |table: &[BufferRef<'_>]| {
+        let table: Vec<_> = table.iter().copied().map(Some).collect();
         ctx.device
-            .queue_execute(&[], &[done.at(1)], &command_buffer, table)
+            .queue_execute(&[], &[done.at(1)], &command_buffer, &table)
     };
     expect_err(
         submit(&[]),
@@ -459,6 +461,100 @@ fn binding_table_errors(ctx: &Ctx<'_>) -> Result<()> {
     submit(&[BufferRef::whole(&short), BufferRef::whole(&long)])?;
     done.wait(1, WAIT)?;
     expect_slice(&read_bytes(&long)?, &[3; 64], "the accepted submission")?;
+    Ok(())
+}
+
+/// A binding table may leave slots empty (`None`; IREE's slot numbers have gaps) where no
+/// recorded command uses them, before, between and after the used ones. A used slot left empty
+/// refuses the submission with an error naming the slot, and the refused call has no effect:
+/// nothing is signalled or written, and a one-shot buffer can still be submitted.
+fn empty_table_slots(ctx: &Ctx<'_>) -> Result<()> {
+    let data = noise(256, 71);
+    let source = ctx.buffer_bytes(&data)?;
+    let target = ctx.buffer(256)?;
+    let (src, dst) = (BufferRef::whole(&source), BufferRef::whole(&target));
+    // Slots 1 and 4 used; 0, 2, 3 and 5 not.
+    let mut command_buffer = ctx
+        .device
+        .create_command_buffer(CommandBufferParams::reusable(6))?;
+    command_buffer.begin()?;
+    command_buffer.copy(BufferRef::slot(1, 0, 256), BufferRef::slot(4, 0, 256))?;
+    command_buffer.end()?;
+    let done = ctx.semaphore(0)?;
+    let submit = |table: &[Option<BufferRef<'_>>]| {
+        ctx.device
+            .queue_execute(&[], &[done.at(1)], &command_buffer, table)
+    };
+    expect_err(
+        submit(&[None, Some(src), None, None, None, None]),
+        StatusCode::InvalidArgument,
+        &["slot 4", "empty", "TRANSFER_TARGET"],
+        "the copy target's slot empty",
+    )?;
+    expect_err(
+        submit(&[Some(src), None, Some(src), Some(src), Some(dst)]),
+        StatusCode::InvalidArgument,
+        &["slot 1", "empty", "TRANSFER_SOURCE"],
+        "the copy source's slot empty, the others filled",
+    )?;
+    expect_pending(&done, 1, "the signal of refused submissions")?;
+    ensure!(
+        read_bytes(&target)?.iter().all(|&b| b == 0),
+        "a refused submission wrote"
+    );
+    submit(&[None, Some(src), None, None, Some(dst), None])?;
+    done.wait(1, WAIT)?;
+    expect_slice(
+        &read_bytes(&target)?,
+        &data,
+        "the copy through slots 1 and 4",
+    )?;
+
+    // A one-shot buffer refused for an empty used slot can still be submitted.
+    let mut one_shot = ctx.device.create_command_buffer(CommandBufferParams {
+        mode: CommandBufferMode::ONE_SHOT,
+        categories: CommandCategory::ANY,
+        binding_capacity: 3,
+    })?;
+    one_shot.begin()?;
+    one_shot.fill(BufferRef::slot(2, 0, 64), FillPattern::U8(9))?;
+    one_shot.end()?;
+    expect_err(
+        ctx.device
+            .queue_execute(&[], &[done.at(2)], &one_shot, &[Some(dst), Some(dst), None]),
+        StatusCode::InvalidArgument,
+        &["slot 2", "empty"],
+        "a one-shot buffer's used slot empty",
+    )?;
+    ctx.device
+        .queue_execute(&[], &[done.at(2)], &one_shot, &[None, None, Some(dst)])?;
+    done.wait(2, WAIT)?;
+    expect_slice(
+        &read_bytes(&target)?[..64],
+        &[9; 64],
+        "the one-shot fill through slot 2",
+    )?;
+
+    // Buffers that use no slot at all (inline execution allowed, or recorded) accept a table of
+    // empty slots.
+    for params in [
+        CommandBufferParams::one_shot_inline(),
+        CommandBufferParams::reusable(2),
+    ] {
+        let mut direct = ctx.device.create_command_buffer(params)?;
+        direct.begin()?;
+        direct.fill(BufferRef::range(&target, 64, 64), FillPattern::U8(5))?;
+        direct.end()?;
+        let value = done.query()? + 1;
+        ctx.device
+            .queue_execute(&[], &[done.at(value)], &direct, &[None, None])?;
+        done.wait(value, WAIT)?;
+    }
+    expect_slice(
+        &read_bytes(&target)?[64..128],
+        &[5; 64],
+        "fills of buffers that use no slot",
+    )?;
     Ok(())
 }
 
@@ -600,7 +696,7 @@ fn submit_from_threads(ctx: &Ctx<'_>) -> Result<()> {
                             &[wait],
                             &[signal],
                             command_buffer,
-                            &[BufferRef::whole(target)],
+                            &[Some(BufferRef::whole(target))],
                         )?;
                     }
                     done.wait(50, WAIT)?;

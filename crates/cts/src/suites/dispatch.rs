@@ -75,6 +75,9 @@ pub(crate) fn cases() -> Vec<Case> {
         Case::new(SUITE, "mixed_direct_and_table", mixed_direct_and_table)
             .exe()
             .tags(&[Tag::Indirect]),
+        Case::new(SUITE, "empty_table_slots", empty_table_slots)
+            .exe()
+            .tags(&[Tag::Indirect]),
         Case::new(SUITE, "wrong_constant_count", wrong_constant_count)
             .exe()
             .both(),
@@ -658,19 +661,28 @@ fn rebind_tables(ctx: &Ctx<'_>) -> Result<()> {
         &[],
         &[done.at(1)],
         &command_buffer,
-        &[BufferRef::whole(&in_a), BufferRef::whole(&out_a)],
+        &[
+            Some(BufferRef::whole(&in_a)),
+            Some(BufferRef::whole(&out_a)),
+        ],
     )?;
     ctx.device.queue_execute(
         &[done.at(1)],
         &[done.at(2)],
         &command_buffer,
-        &[BufferRef::whole(&in_b), BufferRef::whole(&out_b)],
+        &[
+            Some(BufferRef::whole(&in_b)),
+            Some(BufferRef::whole(&out_b)),
+        ],
     )?;
     ctx.device.queue_execute(
         &[done.at(2)],
         &[done.at(3)],
         &command_buffer,
-        &[BufferRef::range(&in_b, 4, 16), BufferRef::whole(&out_c)],
+        &[
+            Some(BufferRef::range(&in_b, 4, 16)),
+            Some(BufferRef::whole(&out_c)),
+        ],
     )?;
     done.wait(3, WAIT)?;
     expect_slice(&read_f32(&out_a)?, &[3.0, 5.0, 7.0, 9.0], "table A")?;
@@ -718,7 +730,7 @@ fn mixed_direct_and_table(ctx: &Ctx<'_>) -> Result<()> {
         &[],
         &[done.at(1)],
         &command_buffer,
-        &[BufferRef::whole(&out_a)],
+        &[Some(BufferRef::whole(&out_a))],
     )?;
     done.wait(1, WAIT)?;
     input.write_elements(0, &[0.0f32, 1.0, 2.0, 3.0])?;
@@ -726,7 +738,7 @@ fn mixed_direct_and_table(ctx: &Ctx<'_>) -> Result<()> {
         &[],
         &[done.at(2)],
         &command_buffer,
-        &[BufferRef::whole(&out_b)],
+        &[Some(BufferRef::whole(&out_b))],
     )?;
     done.wait(2, WAIT)?;
     expect_slice(&read_f32(&out_a)?, &[13.0, 16.0, 19.0, 22.0], "first table")?;
@@ -734,6 +746,62 @@ fn mixed_direct_and_table(ctx: &Ctx<'_>) -> Result<()> {
         &read_f32(&out_b)?,
         &[10.0, 13.0, 16.0, 19.0],
         "second table, direct input rewritten",
+    )?;
+    Ok(())
+}
+
+/// A dispatch through slots 1 and 3 of a table whose slots 0 and 2 are empty; the same
+/// buffer with its output slot empty is refused, naming the slot and its use by a dispatch.
+fn empty_table_slots(ctx: &Ctx<'_>) -> Result<()> {
+    let k = ctx.kernels()?;
+    let double = k.ord("double")?;
+    let mut command_buffer = ctx
+        .device
+        .create_command_buffer(CommandBufferParams::reusable(4))?;
+    command_buffer.begin()?;
+    command_buffer.dispatch(
+        &k.exe,
+        double,
+        Workgroups::Static([1, 1, 1]),
+        &[],
+        &[
+            BufferRef::slot(1, 0, WHOLE_BUFFER),
+            BufferRef::slot(3, 0, WHOLE_BUFFER),
+        ],
+    )?;
+    command_buffer.end()?;
+    let values: Vec<f32> = (0..64).map(|i| i as f32 - 20.5).collect();
+    let input = ctx.buffer_f32(&values)?;
+    let output = ctx.buffer(64 * 4)?;
+    let done = ctx.semaphore(0)?;
+    expect_err(
+        ctx.device.queue_execute(
+            &[],
+            &[done.at(1)],
+            &command_buffer,
+            &[None, Some(BufferRef::whole(&input)), None, None],
+        ),
+        StatusCode::InvalidArgument,
+        &["slot 3", "empty", "dispatch binding"],
+        "the output slot empty",
+    )?;
+    ctx.device.queue_execute(
+        &[],
+        &[done.at(1)],
+        &command_buffer,
+        &[
+            None,
+            Some(BufferRef::whole(&input)),
+            None,
+            Some(BufferRef::whole(&output)),
+        ],
+    )?;
+    done.wait(1, WAIT)?;
+    let expected: Vec<f32> = values.iter().map(|x| 2.0 * x).collect();
+    expect_slice(
+        &read_f32(&output)?,
+        &expected,
+        "double through slots 1 and 3",
     )?;
     Ok(())
 }

@@ -149,8 +149,8 @@ fn worker(shared: &Shared<'_>, thread: usize, seed: u64) -> Result<Vec<Op>> {
             4 if reusable.is_some() && dependency.is_some() => {
                 let (other, other_step) = dependency.expect("checked by the guard");
                 let table = [
-                    BufferRef::range(&shared.out, slot(other, other_step), 4),
-                    witness_slot,
+                    Some(BufferRef::range(&shared.out, slot(other, other_step), 4)),
+                    Some(witness_slot),
                 ];
                 device.queue_execute(
                     &waits,

@@ -369,7 +369,10 @@ fn keep_alive_table(ctx: &Ctx<'_>) -> Result<()> {
         command_buffer.begin()?;
         command_buffer.copy(BufferRef::slot(0, 0, 1024), BufferRef::slot(1, 0, 1024))?;
         command_buffer.end()?;
-        let table = vec![BufferRef::whole(&source), BufferRef::whole(&target)];
+        let table = vec![
+            Some(BufferRef::whole(&source)),
+            Some(BufferRef::whole(&target)),
+        ];
         ctx.device
             .queue_execute(&[gate.at(1)], &[done.at(1)], &command_buffer, &table)?;
         drop(table);
