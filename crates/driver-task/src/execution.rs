@@ -10,8 +10,8 @@ use hal_core::{
     ResolvedRef, Result, Status, SubmissionHandle,
 };
 use hal_local::{
-    dispatch_state, read_workgroup_counts, Command, DeviceScope, DispatchArgs, LocalExecutable,
-    QueueSignals, RecordedCommands, RecordedWorkgroups,
+    dispatch_state, local_memory_size, read_workgroup_counts, Command, DeviceScope, DispatchArgs,
+    LocalExecutable, QueueSignals, RecordedCommands, RecordedWorkgroups,
 };
 use parking_lot::Mutex;
 
@@ -81,7 +81,8 @@ fn region_boundaries(program: &RecordedCommands) -> Vec<Range<usize>> {
     boundaries
 }
 
-/// Builds a dispatch item from resolved binding pointers and lengths.
+/// Builds a dispatch item from resolved binding pointers and lengths; its workgroups get the
+/// export's static local memory plus `dynamic_local_memory` bytes.
 fn dispatch_item(
     executable: &Executable,
     ordinal: u32,
@@ -89,6 +90,7 @@ fn dispatch_item(
     constants: &[u32],
     bindings: impl Iterator<Item = Result<(*mut std::ffi::c_void, usize)>>,
     max_concurrency: u8,
+    dynamic_local_memory: u32,
 ) -> Result<Item> {
     let local = LocalExecutable::from_handle(executable)?;
     let export = local.export(ordinal)?;
@@ -119,6 +121,7 @@ fn dispatch_item(
         ordinal,
         state,
         workgroups: hal_core::workgroup_total(counts)?,
+        local_memory_size: local_memory_size(export, dynamic_local_memory),
         _constants: constants,
         _binding_ptrs: ptrs,
         _binding_lengths: lengths,
@@ -299,6 +302,7 @@ impl Execution {
                             workgroups,
                             constants,
                             bindings,
+                            dynamic_local_memory,
                         } => {
                             let local = LocalExecutable::from_handle(executable)?;
                             let views = local.export(*ordinal)?.views;
@@ -329,6 +333,7 @@ impl Execution {
                                 &program.constants[constants.clone()],
                                 resolved.into_iter().map(Ok),
                                 self.max_concurrency,
+                                *dynamic_local_memory,
                             )?
                         }
                     };
@@ -356,6 +361,7 @@ impl Execution {
                         workgroups,
                         constants,
                         bindings,
+                        dynamic_local_memory,
                     } => {
                         let views = LocalExecutable::from_handle(executable)?
                             .export(*ordinal)?
@@ -380,6 +386,7 @@ impl Execution {
                             constants,
                             resolved.into_iter().map(Ok),
                             self.max_concurrency,
+                            *dynamic_local_memory,
                         )?
                     }
                     QueueWork::Alloca { buffer } => {

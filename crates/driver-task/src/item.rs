@@ -29,6 +29,8 @@ pub struct DispatchItem {
     pub(crate) ordinal: u32,
     pub(crate) state: DispatchStateV0,
     pub(crate) workgroups: u64,
+    /// Bytes of local memory each workgroup gets: static plus dynamic.
+    pub(crate) local_memory_size: u32,
     pub(crate) _constants: Box<[u32]>,
     pub(crate) _binding_ptrs: Box<[*mut c_void]>,
     pub(crate) _binding_lengths: Box<[usize]>,
@@ -117,6 +119,7 @@ impl Item {
                         count,
                         context.processor_id,
                         context.local_memory,
+                        dispatch.local_memory_size,
                     )
                 }
             }

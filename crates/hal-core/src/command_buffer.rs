@@ -14,7 +14,7 @@ use bitflags::bitflags;
 
 use crate::buffer::{check_fill_alignment, check_no_overlap, Buffer};
 use crate::buffer_ref::{BindingTableEntry, BufferRef, SlotRequirement};
-use crate::executable::Executable;
+use crate::executable::{Executable, ExportInfo};
 use crate::memory::{BufferUsage, DeviceSize, FillPattern, MAX_UPDATE_SIZE, WHOLE_BUFFER};
 use crate::workgroups::{workgroup_total, Workgroups};
 use crate::{Event, Result, Status};
@@ -93,6 +93,59 @@ impl CommandBufferParams {
     }
 }
 
+/// The most bytes of dynamic workgroup local memory one dispatch may request
+/// ([`DispatchOptions::dynamic_local_memory`]): 16 MiB. Every thread that runs the dispatch's
+/// workgroups holds this much on top of the export's static local memory, and keeps it for later
+/// dispatches. IREE's local-task gives each worker 64 KiB by default.
+pub const MAX_DYNAMIC_LOCAL_MEMORY: u32 = 16 << 20;
+
+/// What a dispatch may ask for beyond its executable, workgroups, constants and bindings (see
+/// [`CommandBuffer::dispatch_with`] and [`crate::Device::queue_dispatch_with`]). The default asks
+/// for nothing more, which is what [`CommandBuffer::dispatch`] and
+/// [`crate::Device::queue_dispatch`] use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DispatchOptions {
+    /// Bytes of workgroup local memory to provide on top of the export's static local memory
+    /// ([`crate::ExportInfo::local_memory_size`]): IREE's `dynamic_workgroup_local_memory`.
+    /// Each workgroup then gets at least `local_memory_size + dynamic_local_memory` bytes of
+    /// scratch memory through its workgroup state's `local_memory` pointer and
+    /// `local_memory_size` (which reports everything it may use, possibly more). At most
+    /// [`MAX_DYNAMIC_LOCAL_MEMORY`]; 0 asks for nothing extra.
+    pub dynamic_local_memory: u32,
+}
+
+impl DispatchOptions {
+    /// Checks the options against `export`: the dynamic local memory is at most
+    /// [`MAX_DYNAMIC_LOCAL_MEMORY`], and with the export's static local memory fits in 32 bits.
+    /// Both errors are `OUT_OF_RANGE` and name the values.
+    #[inline]
+    pub fn validate(&self, export: &ExportInfo) -> Result<()> {
+        if self.dynamic_local_memory == 0 {
+            return Ok(());
+        }
+        self.check_local_memory(export)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_local_memory(&self, export: &ExportInfo) -> Result<()> {
+        let dynamic = self.dynamic_local_memory;
+        if dynamic > MAX_DYNAMIC_LOCAL_MEMORY {
+            return Err(Status::out_of_range(format!(
+                "dispatch of '{}' requests {dynamic} bytes of dynamic local memory; the limit is {MAX_DYNAMIC_LOCAL_MEMORY}",
+                export.name
+            )));
+        }
+        if export.local_memory_size.checked_add(dynamic).is_none() {
+            return Err(Status::out_of_range(format!(
+                "dispatch of '{}' requests {dynamic} bytes of dynamic local memory on top of the export's {} static bytes, more than 32 bits can count",
+                export.name, export.local_memory_size
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A validated dispatch, as drivers receive it.
 #[derive(Clone, Copy, Debug)]
 pub struct Dispatch<'a> {
@@ -106,6 +159,9 @@ pub struct Dispatch<'a> {
     pub constants: &'a [u32],
     /// Bindings (exactly the export's count).
     pub bindings: &'a [BufferRef<'a>],
+    /// Bytes of workgroup local memory to provide on top of the export's static local memory
+    /// (validated: at most [`MAX_DYNAMIC_LOCAL_MEMORY`], and the sum fits in a `u32`).
+    pub dynamic_local_memory: u32,
 }
 
 /// What a queue execute receives from a driver's command buffer.
@@ -436,7 +492,8 @@ impl CommandBuffer {
     }
 
     /// Dispatches export `ordinal` of `executable` over `workgroups` with `constants` and
-    /// `bindings`, whose counts must match the export's.
+    /// `bindings`, whose counts must match the export's. The same as
+    /// [`CommandBuffer::dispatch_with`] with default [`DispatchOptions`].
     #[inline]
     pub fn dispatch(
         &mut self,
@@ -446,8 +503,32 @@ impl CommandBuffer {
         constants: &[u32],
         bindings: &[BufferRef<'_>],
     ) -> Result<()> {
+        self.dispatch_with(
+            executable,
+            ordinal,
+            workgroups,
+            constants,
+            bindings,
+            DispatchOptions::default(),
+        )
+    }
+
+    /// [`CommandBuffer::dispatch`] with `options`: dynamic workgroup local memory beyond the
+    /// export's static amount. Options out of range ([`DispatchOptions::validate`]) are
+    /// `OUT_OF_RANGE` errors naming the value and the limit, and record nothing.
+    #[inline]
+    pub fn dispatch_with(
+        &mut self,
+        executable: &Executable,
+        ordinal: u32,
+        workgroups: Workgroups<'_>,
+        constants: &[u32],
+        bindings: &[BufferRef<'_>],
+        options: DispatchOptions,
+    ) -> Result<()> {
         self.require_category(CommandCategory::DISPATCH, "dispatch")?;
-        validate_dispatch_shape(executable, ordinal, constants, bindings)?;
+        let export = validate_dispatch_shape(executable, ordinal, constants, bindings)?;
+        options.validate(export)?;
         if let Workgroups::Static(counts) = workgroups {
             workgroup_total(counts)?;
         }
@@ -470,6 +551,7 @@ impl CommandBuffer {
             workgroups,
             constants,
             bindings,
+            dynamic_local_memory: options.dynamic_local_memory,
         });
         self.accept(result)
     }
@@ -614,14 +696,14 @@ fn require_dispatch_usage(binding: &BufferRef<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Checks the counts of a dispatch against the export.
+/// Checks the counts of a dispatch against the export, and returns the export.
 #[inline]
-pub fn validate_dispatch_shape(
-    executable: &Executable,
+pub fn validate_dispatch_shape<'e>(
+    executable: &'e Executable,
     ordinal: u32,
     constants: &[u32],
     bindings: &[BufferRef<'_>],
-) -> Result<()> {
+) -> Result<&'e ExportInfo> {
     let export = executable.export(ordinal)?;
     if constants.len() != export.constant_count as usize {
         return Err(Status::invalid_argument(format!(
@@ -639,7 +721,7 @@ pub fn validate_dispatch_shape(
             bindings.len()
         )));
     }
-    Ok(())
+    Ok(export)
 }
 
 /// Checks an indirect-parameters reference at `offset` with `length` bytes (if known now):
@@ -893,6 +975,171 @@ mod tests {
         expect(error, StatusCode::OutOfRange, &["slot 2", "2 entries"]);
         let resolved = BufferRef::slot(1, 4, 4).resolve(&table).unwrap();
         assert_eq!((resolved.offset, resolved.length), (4, 4));
+    }
+
+    fn recording(device: &crate::Device) -> CommandBuffer {
+        let mut command_buffer = device
+            .create_command_buffer(CommandBufferParams::one_shot_inline())
+            .unwrap();
+        command_buffer.begin().unwrap();
+        command_buffer
+    }
+
+    #[test]
+    fn dispatch_options_reach_the_driver() {
+        let (recording_device, device) = RecordingDevice::create();
+        let exe = executable(vec![export("k", 0, 1)]).unwrap();
+        let a = buffer(16);
+        let mut command_buffer = recording(&device);
+        command_buffer
+            .dispatch(
+                &exe,
+                0,
+                Workgroups::Static([1, 1, 1]),
+                &[],
+                &[BufferRef::whole(&a)],
+            )
+            .unwrap();
+        for dynamic_local_memory in [1, 4096, MAX_DYNAMIC_LOCAL_MEMORY] {
+            command_buffer
+                .dispatch_with(
+                    &exe,
+                    0,
+                    Workgroups::Static([1, 1, 1]),
+                    &[],
+                    &[BufferRef::whole(&a)],
+                    DispatchOptions {
+                        dynamic_local_memory,
+                    },
+                )
+                .unwrap();
+        }
+        let seen: Vec<u32> = recording_device
+            .command_buffer_dispatches
+            .lock()
+            .iter()
+            .map(|d| d.dynamic_local_memory)
+            .collect();
+        assert_eq!(seen, [0, 1, 4096, MAX_DYNAMIC_LOCAL_MEMORY]);
+    }
+
+    #[test]
+    fn dynamic_local_memory_past_the_limit_is_refused_naming_value_and_limit() {
+        let (recording_device, device) = RecordingDevice::create();
+        let mut big = export("big", 0, 1);
+        big.local_memory_size = u32::MAX - 100;
+        let exe = executable(vec![export("k", 0, 1), big]).unwrap();
+        let a = buffer(16);
+        let mut command_buffer = recording(&device);
+        let too_much = MAX_DYNAMIC_LOCAL_MEMORY + 1;
+        let error = command_buffer
+            .dispatch_with(
+                &exe,
+                0,
+                Workgroups::Static([1, 1, 1]),
+                &[],
+                &[BufferRef::whole(&a)],
+                DispatchOptions {
+                    dynamic_local_memory: too_much,
+                },
+            )
+            .unwrap_err();
+        expect(
+            error,
+            StatusCode::OutOfRange,
+            &[
+                "'k'",
+                &too_much.to_string(),
+                &MAX_DYNAMIC_LOCAL_MEMORY.to_string(),
+            ],
+        );
+        // Within the limit, but not with the export's static local memory in 32 bits.
+        let error = command_buffer
+            .dispatch_with(
+                &exe,
+                1,
+                Workgroups::Static([1, 1, 1]),
+                &[],
+                &[BufferRef::whole(&a)],
+                DispatchOptions {
+                    dynamic_local_memory: 101,
+                },
+            )
+            .unwrap_err();
+        expect(
+            error,
+            StatusCode::OutOfRange,
+            &["'big'", "101", &(u32::MAX - 100).to_string()],
+        );
+        assert!(recording_device.command_buffer_dispatches.lock().is_empty());
+        // The same options through the queue: refused, nothing queued.
+        let error = device
+            .queue_dispatch_with(
+                &[],
+                &[],
+                &exe,
+                0,
+                Workgroups::Static([1, 1, 1]),
+                &[],
+                &[BufferRef::whole(&a)],
+                DispatchOptions {
+                    dynamic_local_memory: too_much,
+                },
+            )
+            .unwrap_err();
+        expect(
+            error,
+            StatusCode::OutOfRange,
+            &[&too_much.to_string(), &MAX_DYNAMIC_LOCAL_MEMORY.to_string()],
+        );
+        assert!(recording_device.operations.lock().is_empty());
+    }
+
+    #[test]
+    fn queue_dispatch_with_carries_the_dynamic_local_memory() {
+        let (recording_device, device) = RecordingDevice::create();
+        let exe = executable(vec![export("k", 0, 1)]).unwrap();
+        let a = buffer(16);
+        for dynamic_local_memory in [0, 8192] {
+            device
+                .queue_dispatch_with(
+                    &[],
+                    &[],
+                    &exe,
+                    0,
+                    Workgroups::Static([2, 1, 1]),
+                    &[],
+                    &[BufferRef::whole(&a)],
+                    DispatchOptions {
+                        dynamic_local_memory,
+                    },
+                )
+                .unwrap();
+        }
+        device
+            .queue_dispatch(
+                &[],
+                &[],
+                &exe,
+                0,
+                Workgroups::Static([2, 1, 1]),
+                &[],
+                &[BufferRef::whole(&a)],
+            )
+            .unwrap();
+        let seen: Vec<u32> = recording_device
+            .operations
+            .lock()
+            .iter()
+            .map(|operation| match &operation.work {
+                QueueWork::Dispatch {
+                    dynamic_local_memory,
+                    ..
+                } => *dynamic_local_memory,
+                other => panic!("expected a dispatch, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(seen, [0, 8192, 0]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::buffer::{check_fill_alignment, check_no_overlap, Buffer};
 use crate::buffer_ref::{BindingTableEntry, BufferRef};
 use crate::command_buffer::{
     check_indirect_parameters, resolve_direct_refs, validate_dispatch_shape, CommandBuffer,
-    CommandBufferImpl, CommandBufferParams,
+    CommandBufferImpl, CommandBufferParams, DispatchOptions,
 };
 use crate::executable::{Event, Executable, ExecutableCache};
 use crate::memory::{BufferParams, BufferUsage, DeviceSize, FillPattern};
@@ -325,7 +325,8 @@ impl Device {
         self.submit(waits, signals, QueueWork::Copy { source, target })
     }
 
-    /// Dispatches export `ordinal` of `executable` without a command buffer.
+    /// Dispatches export `ordinal` of `executable` without a command buffer. The same as
+    /// [`Device::queue_dispatch_with`] with default [`DispatchOptions`].
     #[allow(clippy::too_many_arguments)]
     pub fn queue_dispatch(
         &self,
@@ -337,7 +338,35 @@ impl Device {
         constants: &[u32],
         bindings: &[BufferRef<'_>],
     ) -> Result<()> {
-        validate_dispatch_shape(executable, ordinal, constants, bindings)?;
+        self.queue_dispatch_with(
+            waits,
+            signals,
+            executable,
+            ordinal,
+            workgroups,
+            constants,
+            bindings,
+            DispatchOptions::default(),
+        )
+    }
+
+    /// [`Device::queue_dispatch`] with `options`: dynamic workgroup local memory beyond the
+    /// export's static amount. Options out of range ([`DispatchOptions::validate`]) refuse the
+    /// call with `OUT_OF_RANGE` naming the value and the limit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_dispatch_with(
+        &self,
+        waits: &[Timepoint],
+        signals: &[Timepoint],
+        executable: &Executable,
+        ordinal: u32,
+        workgroups: crate::Workgroups<'_>,
+        constants: &[u32],
+        bindings: &[BufferRef<'_>],
+        options: DispatchOptions,
+    ) -> Result<()> {
+        let export = validate_dispatch_shape(executable, ordinal, constants, bindings)?;
+        options.validate(export)?;
         let mut resolved = resolve_direct_refs(bindings, "queue dispatch binding")?;
         for (index, binding) in resolved.iter_mut().enumerate() {
             if !binding
@@ -376,6 +405,7 @@ impl Device {
                 workgroups,
                 constants: constants.to_vec(),
                 bindings: resolved,
+                dynamic_local_memory: options.dynamic_local_memory,
             },
         )
     }

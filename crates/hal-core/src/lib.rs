@@ -38,7 +38,7 @@ pub use buffer::{
 pub use buffer_ref::{BindingTableEntry, BufferRef, ResolvedRef, SlotRequirement};
 pub use command_buffer::{
     CommandBuffer, CommandBufferImpl, CommandBufferMode, CommandBufferParams, CommandCategory,
-    Dispatch, RecordingState, Submission, SubmitClaim,
+    Dispatch, DispatchOptions, RecordingState, Submission, SubmitClaim, MAX_DYNAMIC_LOCAL_MEMORY,
 };
 pub use device::{Device, DeviceImpl, DeviceInfo};
 pub use device_uri::{DeviceParams, DeviceSelector, DeviceUri, ParameterInfo};

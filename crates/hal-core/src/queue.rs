@@ -70,6 +70,9 @@ pub enum QueueWork {
         constants: Vec<u32>,
         /// Bindings.
         bindings: Vec<BindingTableEntry>,
+        /// Bytes of workgroup local memory on top of the export's static local memory
+        /// (validated like [`crate::Dispatch::dynamic_local_memory`]).
+        dynamic_local_memory: u32,
     },
     /// Allocates the memory of a buffer created uncommitted.
     Alloca {

@@ -78,6 +78,7 @@ pub(crate) fn executable(exports: Vec<ExportInfo>) -> Result<Executable> {
 pub(crate) struct SeenDispatch {
     pub ordinal: u32,
     pub bindings: usize,
+    pub dynamic_local_memory: u32,
 }
 
 /// A command buffer that accepts everything and notes the dispatches it receives.
@@ -118,6 +119,7 @@ impl CommandBufferImpl for RecordingCommandBuffer {
         self.dispatches.lock().push(SeenDispatch {
             ordinal: dispatch.ordinal,
             bindings: dispatch.bindings.len(),
+            dynamic_local_memory: dispatch.dynamic_local_memory,
         });
         Ok(())
     }

@@ -144,6 +144,8 @@ pub enum Command {
         constants: Range<usize>,
         /// Bindings, as a range of `RecordedCommands::bindings`.
         bindings: Range<usize>,
+        /// Bytes of local memory on top of the export's static local memory.
+        dynamic_local_memory: u32,
     },
 }
 
@@ -218,6 +220,7 @@ impl RecordedCommands {
                 workgroups,
                 constants,
                 bindings,
+                dynamic_local_memory,
             } => {
                 let local = LocalExecutable::from_handle(executable)?;
                 let counts = match workgroups {
@@ -242,6 +245,7 @@ impl RecordedCommands {
                     &self.constants[constants.clone()],
                     &mut resolved,
                     processor_id,
+                    *dynamic_local_memory,
                 )
             }
         }
@@ -345,6 +349,7 @@ impl CommandBufferImpl for DeferredCommandBuffer {
             workgroups,
             constants: constants_start..program.constants.len(),
             bindings: bindings_start..program.bindings.len(),
+            dynamic_local_memory: dispatch.dynamic_local_memory,
         };
         self.push(command)
     }

@@ -107,6 +107,7 @@ impl CommandBufferImpl for InlineCommandBuffer {
                 dispatch.constants,
                 &mut bindings,
                 processor_id,
+                dispatch.dynamic_local_memory,
             )
         })
     }

@@ -10,7 +10,7 @@ use crate::device_scope::DeviceScope;
 use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
 use crate::workgroup_loop::{
-    dispatch_state, run_workgroups, with_thread_local_memory, DispatchArgs,
+    dispatch_state, local_memory_size, run_workgroups, with_thread_local_memory, DispatchArgs,
 };
 
 const MAX_BINDINGS: usize = MAX_BINDING_COUNT as usize;
@@ -91,9 +91,10 @@ impl ResolvedBindings {
     }
 }
 
-/// Runs every workgroup of a dispatch on this thread. `bindings` must have been resolved through
-/// `scope`, which must still hold their allocations; an executable whose runner stages bindings
-/// (see [`crate::WorkgroupRunner::begin_dispatch`]) may repoint them for the dispatch.
+/// Runs every workgroup of a dispatch on this thread, each with the export's static local
+/// memory plus `dynamic_local_memory` bytes. `bindings` must have been resolved through `scope`,
+/// which must still hold their allocations; an executable whose runner stages bindings (see
+/// [`crate::WorkgroupRunner::begin_dispatch`]) may repoint them for the dispatch.
 #[inline]
 pub fn dispatch_inline(
     executable: &LocalExecutable,
@@ -102,6 +103,7 @@ pub fn dispatch_inline(
     constants: &[u32],
     bindings: &mut ResolvedBindings,
     processor_id: u32,
+    dynamic_local_memory: u32,
 ) -> Result<()> {
     let (ptrs, lengths) = bindings.parts_mut();
     // SAFETY: the binding pointers come from a scope that holds device access to their
@@ -121,7 +123,18 @@ pub fn dispatch_inline(
         with_thread_local_memory(|memory| {
             // SAFETY: the state was built from these args; binding pointers are valid as above
             // (or staged copies the session keeps alive).
-            unsafe { run_workgroups(executable, export, &state, 0, total, processor_id, memory) }
+            unsafe {
+                run_workgroups(
+                    executable,
+                    export,
+                    &state,
+                    0,
+                    total,
+                    processor_id,
+                    memory,
+                    local_memory_size(export, dynamic_local_memory),
+                )
+            }
         })
     });
     match session {

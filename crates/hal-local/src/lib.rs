@@ -76,8 +76,8 @@ pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId, WaitHelper};
 pub use transfer::read_workgroup_counts;
 pub use wait_list::{when_reached, Resolved};
 pub use workgroup_loop::{
-    dispatch_state, run_workgroups, with_thread_local_memory, DispatchArgs, DispatchSession,
-    LocalMemory, WorkgroupRunner,
+    dispatch_state, local_memory_size, run_workgroups, with_thread_local_memory, DispatchArgs,
+    DispatchSession, LocalMemory, WorkgroupRunner,
 };
 
 /// Re-exported for loader crates' registrations.

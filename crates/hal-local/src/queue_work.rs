@@ -54,6 +54,7 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
             workgroups,
             constants,
             bindings,
+            dynamic_local_memory,
         } => (|| {
             let local = LocalExecutable::from_handle(executable)?;
             let counts = match workgroups {
@@ -76,6 +77,7 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
                 constants,
                 &mut resolved,
                 current_processor_id(),
+                *dynamic_local_memory,
             )
         })(),
         QueueWork::Alloca { buffer } => buffer.storage().commit(),

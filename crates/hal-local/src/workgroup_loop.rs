@@ -140,7 +140,11 @@ pub trait WorkgroupRunner: Send + Sync + 'static {
     }
 
     /// Runs workgroups with linear ids `[first, first + count)` of export `ordinal` (x fastest,
-    /// then y, then z), stopping at the first failure; a failure names the export.
+    /// then y, then z), stopping at the first failure; a failure names the export. Each
+    /// workgroup gets at least `local_memory_size` bytes of local memory (the export's static
+    /// local memory plus the dispatch's dynamic local memory), which the runner provides where
+    /// its kernels can reach it (`local_memory` is the calling thread's, for runners whose
+    /// kernels can use host memory).
     ///
     /// # Safety
     /// As [`run_workgroups`]: `state` was built by [`dispatch_state`] for `export`, and every
@@ -157,6 +161,7 @@ pub trait WorkgroupRunner: Send + Sync + 'static {
         count: u64,
         processor_id: u32,
         local_memory: &mut LocalMemory,
+        local_memory_size: u32,
     ) -> Result<()>;
 }
 
@@ -166,6 +171,7 @@ pub trait WorkgroupRunner: Send + Sync + 'static {
 /// As [`run_workgroups`].
 #[cold]
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn run_with_runner(
     executable: &LocalExecutable,
     export: &ExportEntry,
@@ -174,6 +180,7 @@ unsafe fn run_with_runner(
     count: u64,
     processor_id: u32,
     local_memory: &mut LocalMemory,
+    local_memory_size: u32,
 ) -> Result<()> {
     let runner = executable
         .runner()
@@ -193,18 +200,30 @@ unsafe fn run_with_runner(
             count,
             processor_id,
             local_memory,
+            local_memory_size,
         )
     }
 }
 
+/// The bytes of local memory each workgroup of a dispatch of `export` gets: the export's static
+/// local memory plus the dispatch's `dynamic` local memory (hal-core checked that the sum fits;
+/// it saturates rather than wraps if a caller did not).
+#[inline(always)]
+pub fn local_memory_size(export: &ExportEntry, dynamic: u32) -> u32 {
+    export.info.local_memory_size.saturating_add(dynamic)
+}
+
 /// Runs workgroups with linear ids `[first, first + count)` of a dispatch (x fastest, then y,
-/// then z), stopping at the first failure. Executables with a [`WorkgroupRunner`] are handed to it.
+/// then z), stopping at the first failure, each with at least `local_memory_size` bytes of
+/// local memory (see [`local_memory_size`]), taken from `local_memory`. Executables with a
+/// [`WorkgroupRunner`] are handed to it.
 ///
 /// # Safety
 /// `state` must come from [`dispatch_state`] for `export` of `executable`, and every binding
 /// pointer must be valid for reads and writes of its length for the whole call, with no host
 /// reference to that memory alive.
 #[inline]
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn run_workgroups(
     executable: &LocalExecutable,
     export: &ExportEntry,
@@ -213,6 +232,7 @@ pub unsafe fn run_workgroups(
     count: u64,
     processor_id: u32,
     local_memory: &mut LocalMemory,
+    local_memory_size: u32,
 ) -> Result<()> {
     if executable.runner().is_some() {
         // SAFETY: forwarded from the caller.
@@ -225,10 +245,11 @@ pub unsafe fn run_workgroups(
                 count,
                 processor_id,
                 local_memory,
+                local_memory_size,
             )
         };
     }
-    let (local_ptr, local_size) = local_memory.ensure(export.info.local_memory_size);
+    let (local_ptr, local_size) = local_memory.ensure(local_memory_size);
     let count_x = u64::from(state.workgroup_count_x);
     let count_y = u64::from(state.workgroup_count_y);
     if count == 0 || count_x == 0 || count_y == 0 || state.workgroup_count_z == 0 {

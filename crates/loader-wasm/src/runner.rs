@@ -579,6 +579,7 @@ impl WorkgroupRunner for WasmRunner {
         count: u64,
         processor_id: u32,
         _local_memory: &mut LocalMemory,
+        local_memory_size: u32,
     ) -> Result<()> {
         if count == 0
             || state.workgroup_count_x == 0
@@ -592,7 +593,17 @@ impl WorkgroupRunner for WasmRunner {
             let lent = lent;
             let (runner, export, state) = lent.0;
             // SAFETY: forwarded from the caller, who waits for this call to end.
-            unsafe { runner.run_here(ordinal, export, state, first, count, processor_id) }
+            unsafe {
+                runner.run_here(
+                    ordinal,
+                    export,
+                    state,
+                    first,
+                    count,
+                    processor_id,
+                    local_memory_size,
+                )
+            }
         })
     }
 }
@@ -602,6 +613,7 @@ impl WasmRunner {
     ///
     /// # Safety
     /// As [`WorkgroupRunner::run_workgroups`].
+    #[allow(clippy::too_many_arguments)]
     unsafe fn run_here(
         &self,
         ordinal: u32,
@@ -610,6 +622,7 @@ impl WasmRunner {
         first: u64,
         count: u64,
         processor_id: u32,
+        local_memory_size: u32,
     ) -> Result<()> {
         WORKERS.with(|cell| {
             let mut workers = cell.try_borrow_mut().map_err(|_| {
@@ -636,8 +649,17 @@ impl WasmRunner {
                 }
             };
             // SAFETY: forwarded from the caller.
-            let result =
-                unsafe { workers[index].run(ordinal, export, state, first, count, processor_id) };
+            let result = unsafe {
+                workers[index].run(
+                    ordinal,
+                    export,
+                    state,
+                    first,
+                    count,
+                    processor_id,
+                    local_memory_size,
+                )
+            };
             if result.is_err() {
                 // A trapped instance may hold half-updated state: the next run gets a new one.
                 workers.swap_remove(index);
@@ -650,6 +672,7 @@ impl WasmRunner {
 impl Worker {
     /// # Safety
     /// As [`WorkgroupRunner::run_workgroups`].
+    #[allow(clippy::too_many_arguments)]
     unsafe fn run(
         &mut self,
         ordinal: u32,
@@ -658,6 +681,7 @@ impl Worker {
         first: u64,
         count: u64,
         processor_id: u32,
+        local_memory_size: u32,
     ) -> Result<()> {
         let name = &export.info.name;
         let function = self
@@ -687,8 +711,9 @@ impl Worker {
             // SAFETY: the state has `constant_count` constants (the caller's contract).
             unsafe { std::slice::from_raw_parts(state.constants, constant_count) }
         };
-        // Local memory.
-        let local_size = export.info.local_memory_size as usize;
+        // Local memory: the export's static amount plus the dispatch's dynamic amount, in this
+        // instance's memory, where the kernel can reach it.
+        let local_size = local_memory_size as usize;
         let local = if local_size == 0 {
             (0u32, 0u32)
         } else {

@@ -155,6 +155,7 @@ fn copies_are_shared_by_the_threads_of_a_dispatch() {
                         32,
                         0,
                         &mut memory,
+                        hal_local::local_memory_size(export, 0),
                     )
                 }
                 .unwrap();
@@ -189,8 +190,19 @@ fn bindings_outside_the_pool_need_a_dispatch_session() {
     let state = hal_local::dispatch_state(&args).unwrap();
     let mut memory = hal_local::LocalMemory::default();
     // SAFETY: `host` is valid for the call and not touched meanwhile.
-    let status = unsafe { hal_local::run_workgroups(local, export, &state, 0, 1, 0, &mut memory) }
-        .unwrap_err();
+    let status = unsafe {
+        hal_local::run_workgroups(
+            local,
+            export,
+            &state,
+            0,
+            1,
+            0,
+            &mut memory,
+            hal_local::local_memory_size(export, 0),
+        )
+    }
+    .unwrap_err();
     assert_eq!(status.code(), StatusCode::Internal, "{status}");
     assert!(status.to_string().contains("begin_dispatch"), "{status}");
     assert_eq!(host, [1; 64]);
