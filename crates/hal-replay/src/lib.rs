@@ -15,6 +15,7 @@
 mod capture;
 mod container;
 pub mod format;
+mod npy;
 mod payloads;
 mod program;
 mod reader;
@@ -24,6 +25,7 @@ mod substitution;
 
 pub use capture::{Capture, Summary};
 pub use container::RecordHeader;
+pub use npy::{Comparison, NpyArray, Tolerance};
 pub use payloads::{
     BufferRequest, CapturedDispatch, CapturedFunction, CapturedRef, CapturedTimepoint, ObjectId,
 };

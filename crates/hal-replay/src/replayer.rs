@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use hal_core::{
     Buffer, BufferParams, BufferRef, BufferUsage, CommandBuffer, CommandBufferMode,
-    CommandBufferParams, CommandCategory, Device, Event, Executable, ExecutableCache,
-    ExecutableParams, MemoryAccess, MemoryType, Result, Semaphore, Status, Timeout, Timepoint,
-    WaitMode, Workgroups, WHOLE_BUFFER,
+    CommandBufferParams, CommandCategory, Device, DispatchOptions, Event, Executable,
+    ExecutableCache, ExecutableParams, MemoryAccess, MemoryType, Result, Semaphore, Status,
+    Timeout, Timepoint, WaitMode, Workgroups, WHOLE_BUFFER,
 };
 
 use crate::capture::Capture;
@@ -488,12 +488,13 @@ impl Session<'_> {
                     .get(&dispatch.executable)
                     .ok_or_else(|| missing("executable", dispatch.executable))?;
                 let (workgroups, bindings) = dispatch_arguments(buffers, dispatch)?;
-                target.dispatch(
+                target.dispatch_with(
                     executable,
                     dispatch.ordinal,
                     workgroups,
                     &dispatch.constants,
                     &bindings,
+                    options(dispatch),
                 )
             }
         }
@@ -626,7 +627,7 @@ impl Session<'_> {
             QueueWork::Dispatch(dispatch) => {
                 let executable = self.executable(dispatch.executable)?;
                 let (workgroups, bindings) = dispatch_arguments(buffers, dispatch)?;
-                device.queue_dispatch(
+                device.queue_dispatch_with(
                     waits,
                     signals,
                     executable,
@@ -634,6 +635,7 @@ impl Session<'_> {
                     workgroups,
                     &dispatch.constants,
                     &bindings,
+                    options(dispatch),
                 )
             }
             QueueWork::Execute {
@@ -664,16 +666,16 @@ impl Session<'_> {
     }
 }
 
+fn options(dispatch: &CapturedDispatch) -> DispatchOptions {
+    DispatchOptions {
+        dynamic_local_memory: dispatch.dynamic_local_memory,
+    }
+}
+
 fn dispatch_arguments<'a>(
     buffers: &'a HashMap<ObjectId, Buffer>,
     dispatch: &CapturedDispatch,
 ) -> Result<(Workgroups<'a>, Vec<BufferRef<'a>>)> {
-    if dispatch.dynamic_local_memory != 0 {
-        return Err(Status::unimplemented(format!(
-            "the dispatch asks for {} bytes of dynamic workgroup local memory",
-            dispatch.dynamic_local_memory
-        )));
-    }
     let workgroups = match &dispatch.indirect_count {
         None => Workgroups::Static(dispatch.workgroup_count),
         Some(reference) => Workgroups::Indirect(buffer_ref(buffers, reference)?),

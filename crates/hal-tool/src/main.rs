@@ -2,10 +2,14 @@
 //!
 //! ```text
 //! hal-tool [list | run] [--device URI]... [--repetitions N]
+//! hal-tool replay CAPTURE [--device URI] [--executables FORMAT|DIR] [--schedule serial|pipelined]
+//!                 [--repetitions N] [--outputs DIR] [--expect DIR] [--tolerance ATOL,RTOL]
 //! ```
 //! With no command it lists, then runs: an elementwise add of 1,048,576 floats and a
 //! 512×512×512 f32 matmul, on every registered driver's default device (or the given URIs),
 //! each checked against a reference computed on the host, with median timings.
+
+mod replay;
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +54,7 @@ fn parse_options() -> Result<Options> {
             }
             "-h" | "--help" => {
                 println!("usage: hal-tool [list | run] [--device URI]... [--repetitions N]");
+                println!("       hal-tool replay CAPTURE [options] (hal-tool replay --help)");
                 std::process::exit(0);
             }
             other => bail!("unknown argument '{other}' (try --help)"),
@@ -209,6 +214,14 @@ fn run_on(uri: &str, repetitions: usize) -> Result<()> {
 }
 
 fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("replay") {
+        if !replay::replay(&args[1..])? {
+            eprintln!("hal-tool replay: the results differ from the expected ones");
+            std::process::exit(replay::EXIT_MISMATCH);
+        }
+        return Ok(());
+    }
     let options = parse_options()?;
     if options.list {
         list();
