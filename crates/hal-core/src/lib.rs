@@ -44,9 +44,9 @@ pub use device::{Device, DeviceImpl, DeviceInfo};
 pub use device_uri::{DeviceParams, DeviceSelector, DeviceUri, ParameterInfo};
 pub use driver::{create_device, registered_drivers, Driver, DriverImpl, DriverRegistration};
 pub use executable::{
-    Event, EventImpl, Executable, ExecutableCache, ExecutableCacheImpl, ExecutableImpl,
-    ExecutableParams, ExportInfo, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT,
-    MAX_EXECUTABLE_CONSTANT_COUNT,
+    BindingFlags, Event, EventImpl, Executable, ExecutableCache, ExecutableCacheImpl,
+    ExecutableImpl, ExecutableInfo, ExecutableParams, ExportFlags, ExportInfo, MAX_BINDING_COUNT,
+    MAX_CONSTANT_COUNT, MAX_EXECUTABLE_CONSTANT_COUNT,
 };
 pub use mapping::{MappedRead, MappedWrite};
 pub use memory::{

@@ -10,8 +10,8 @@ use parking_lot::Mutex;
 use crate::{
     AccessGate, Allocator, Buffer, BufferParams, BufferRef, BufferStorage, BufferUsage,
     CommandBufferImpl, CommandBufferParams, DeviceImpl, DeviceInfo, DeviceSize, Dispatch, Event,
-    Executable, ExecutableCache, ExecutableImpl, ExportInfo, FillPattern, QueueOperation, Result,
-    Semaphore, Status, Submission, Timeout, Timepoint, WaitMode,
+    Executable, ExecutableCache, ExecutableImpl, ExecutableInfo, ExportInfo, FillPattern,
+    QueueOperation, Result, Semaphore, Status, Submission, Timeout, Timepoint, WaitMode,
 };
 
 struct HeapStorage {
@@ -59,18 +59,16 @@ impl ExecutableImpl for NoExecutable {
 
 /// An export named `name` with `constants` push constants and `bindings` bindings, no flags.
 pub(crate) fn export(name: &str, constants: u32, bindings: u32) -> ExportInfo {
-    ExportInfo {
-        name: name.to_string(),
-        constant_count: constants,
-        binding_count: bindings,
-        workgroup_size: [1, 1, 1],
-        local_memory_size: 0,
-    }
+    ExportInfo::new(name, constants, bindings)
 }
 
-/// An executable with `exports`, whose driver object does nothing.
+/// An executable of library `test` with `exports`, whose driver object does nothing.
 pub(crate) fn executable(exports: Vec<ExportInfo>) -> Result<Executable> {
-    Executable::new(exports, Arc::new(NoExecutable))
+    let info = ExecutableInfo {
+        library_name: "test".to_string(),
+        constant_count: 0,
+    };
+    Executable::new(info, exports, Arc::new(NoExecutable))
 }
 
 /// What the recording command buffer saw of one accepted dispatch.

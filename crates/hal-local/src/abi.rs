@@ -102,6 +102,21 @@ pub struct DispatchAttrs {
     pub reserved: [u64; 5],
 }
 
+/// [`DispatchParameter::kind`]: a range of the push constants (`offset` and `size` in bytes).
+pub const DISPATCH_PARAMETER_CONSTANT: u8 = 0;
+/// [`DispatchParameter::kind`]: a binding (`offset` is its ordinal; `flags` its binding flags).
+pub const DISPATCH_PARAMETER_BINDING: u8 = 1;
+/// [`DispatchParameter::kind`]: a device pointer the runtime writes into the push constants at
+/// `offset` (not supported here).
+pub const DISPATCH_PARAMETER_BUFFER_PTR: u8 = 2;
+/// [`DispatchParameter::flags`] of a binding parameter: the kernel only reads the binding. The
+/// bits of binding parameters are IREE's binding flags (`ReadOnly`, `Indirect`), the same as
+/// `hal_core::BindingFlags`.
+pub const BINDING_PARAMETER_FLAG_READ_ONLY: u16 = 1 << 0;
+/// [`DispatchParameter::flags`] of a binding parameter: the binding is meant to come through
+/// a binding table.
+pub const BINDING_PARAMETER_FLAG_INDIRECT: u16 = 1 << 1;
+
 /// `iree_hal_executable_dispatch_parameter_v0_t`: 8 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]

@@ -62,7 +62,9 @@ pub use heap_allocator::{
 pub use imports::{resolve_imports, HostImport, HostImports, ImportProvider, NoImports};
 pub use inline_command_buffer::InlineCommandBuffer;
 pub use inline_dispatch::{dispatch_inline, ResolvedBindings};
-pub use library::{read_c_string, verify_library, ExportEntry, VerifiedLibrary, MAX_EXPORT_COUNT};
+pub use library::{
+    export_info, read_c_string, verify_library, ExportEntry, VerifiedLibrary, MAX_EXPORT_COUNT,
+};
 pub use loader::{
     loader_formats, registered_loaders, select_loaders, ExecutableLoader, LoadOutcome, LoadRequest,
     LoaderRegistration,

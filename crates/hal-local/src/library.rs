@@ -7,10 +7,14 @@
 
 use std::ffi::{c_char, CStr};
 
-use hal_core::{ExportInfo, Result, Status, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT};
+use hal_core::{
+    BindingFlags, ExportFlags, ExportInfo, Result, Status, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT,
+};
 
 use crate::abi::{
-    DispatchAttrs, DispatchFn, LibraryV0, LIBRARY_VERSION, WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
+    DispatchAttrs, DispatchFn, DispatchParameter, LibraryV0, DISPATCH_PARAMETER_BINDING,
+    DISPATCH_PARAMETER_BUFFER_PTR, DISPATCH_PARAMETER_CONSTANT, LIBRARY_VERSION,
+    WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
 };
 use crate::binding_views::BindingViews;
 
@@ -35,6 +39,8 @@ pub struct ExportEntry {
 pub struct VerifiedLibrary {
     /// The library name from the header.
     pub name: String,
+    /// How many executable-level constants it takes (the count it was verified with).
+    pub constant_count: u32,
     /// Exports by ordinal.
     pub exports: Vec<ExportEntry>,
     /// Import symbol names (with `?` for optional ones), in table order.
@@ -156,25 +162,22 @@ pub unsafe fn verify_library(
                 attrs.constant_count, attrs.binding_count
             )));
         }
-        if attrs.parameter_count != 0 {
-            return Err(Status::unimplemented(format!(
-                "library '{name}' export '{export_name}' uses {} dispatch parameters; only the plain HAL ABI is supported",
-                attrs.parameter_count
-            )));
-        }
-        let size = |v: u32| v.max(1);
-        let info = ExportInfo {
-            name: export_name,
-            constant_count: attrs.constant_count.into(),
-            binding_count: attrs.binding_count.into(),
-            workgroup_size: [
-                size(attrs.workgroup_size_x),
-                size(attrs.workgroup_size_y),
-                size(attrs.workgroup_size_z.into()),
-            ],
-            local_memory_size: u32::from(attrs.local_memory_pages)
-                * WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
+        let parameters = if table.params.is_null() {
+            None
+        } else {
+            // SAFETY: `params` has `count` entries per the ABI.
+            let entries = unsafe { *table.params.add(ordinal) };
+            if entries.is_null() {
+                None
+            } else {
+                // SAFETY: a non-null entry points to the export's `parameter_count` parameter
+                // descriptors, per the ABI.
+                Some(unsafe {
+                    std::slice::from_raw_parts(entries, usize::from(attrs.parameter_count))
+                })
+            }
         };
+        let info = export_info(&name, export_name, &attrs, parameters)?;
         exports.push(ExportEntry {
             views: BindingViews::of(function),
             function,
@@ -184,7 +187,109 @@ pub unsafe fn verify_library(
     }
     Ok(VerifiedLibrary {
         name,
+        constant_count: library.constants.count,
         exports,
         imports: import_names,
+    })
+}
+
+/// Builds the reflection data of export `name` of `library` from its dispatch attributes and
+/// its parameter descriptors (`None` when the library has none for it), as every loader reads
+/// them; the counts must already be within the ABI limits.
+///
+/// - Export flags: [`ExportFlags`]; bits IREE does not define are `INVALID_ARGUMENT`.
+/// - Parameters: a declared `parameter_count` needs descriptors (`INVALID_ARGUMENT`
+///   otherwise). Constant parameters must lie within the push constants, binding parameters
+///   name a binding (at most once) with IREE's binding flags, whose bits become that binding's
+///   [`BindingFlags`]; a bit outside them is `INVALID_ARGUMENT`. Buffer-pointer parameters
+///   (device addresses written into the constants) are `UNIMPLEMENTED`; an unknown kind is
+///   `INVALID_ARGUMENT`. Every error names the library, the export and the bad value.
+/// - Bindings no parameter describes have no flags.
+pub fn export_info(
+    library: &str,
+    name: String,
+    attrs: &DispatchAttrs,
+    parameters: Option<&[DispatchParameter]>,
+) -> Result<ExportInfo> {
+    let bad = |what: String| {
+        Status::invalid_argument(format!("library '{library}' export '{name}' {what}"))
+    };
+    let flags = ExportFlags::from_bits(attrs.flags).ok_or_else(|| {
+        bad(format!(
+            "declares export flags {:#x}, of which {:#x} are not IREE's",
+            attrs.flags,
+            attrs.flags & !ExportFlags::all().bits()
+        ))
+    })?;
+    let binding_count = usize::from(attrs.binding_count);
+    let mut binding_flags = vec![BindingFlags::empty(); binding_count];
+    let parameters = match parameters {
+        Some(parameters) => parameters,
+        None if attrs.parameter_count == 0 => &[],
+        None => {
+            return Err(bad(format!(
+                "declares {} dispatch parameters but has no parameter table",
+                attrs.parameter_count
+            )))
+        }
+    };
+    let mut described = 0u64;
+    for (index, parameter) in parameters.iter().enumerate() {
+        match parameter.kind {
+            DISPATCH_PARAMETER_CONSTANT => {
+                let end = u32::from(parameter.offset) + u32::from(parameter.size);
+                if parameter.size == 0 || end > 4 * u32::from(attrs.constant_count) {
+                    return Err(bad(format!(
+                        "parameter {index} covers push-constant bytes [{}, {end}), outside the {} bytes of its {} constants",
+                        parameter.offset,
+                        4 * u32::from(attrs.constant_count),
+                        attrs.constant_count
+                    )));
+                }
+            }
+            DISPATCH_PARAMETER_BINDING => {
+                let binding = usize::from(parameter.offset);
+                if binding >= binding_count {
+                    return Err(bad(format!(
+                        "parameter {index} describes binding {binding}, but the export has {binding_count} bindings"
+                    )));
+                }
+                if described & (1 << binding) != 0 {
+                    return Err(bad(format!(
+                        "parameter {index} describes binding {binding} a second time"
+                    )));
+                }
+                described |= 1 << binding;
+                binding_flags[binding] = BindingFlags::from_bits(u32::from(parameter.flags))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "parameter {index} gives binding {binding} flags {:#x}, of which {:#x} are not IREE's binding flags",
+                            parameter.flags,
+                            u32::from(parameter.flags) & !BindingFlags::all().bits()
+                        ))
+                    })?;
+            }
+            DISPATCH_PARAMETER_BUFFER_PTR => {
+                return Err(Status::unimplemented(format!(
+                    "library '{library}' export '{name}' parameter {index} is a buffer pointer; only push-constant and binding parameters are supported"
+                )))
+            }
+            kind => return Err(bad(format!("parameter {index} has unknown type {kind}"))),
+        }
+    }
+    let size = |v: u32| v.max(1);
+    Ok(ExportInfo {
+        flags,
+        constant_count: attrs.constant_count.into(),
+        binding_count: attrs.binding_count.into(),
+        binding_flags,
+        parameter_count: attrs.parameter_count.into(),
+        workgroup_size: [
+            size(attrs.workgroup_size_x),
+            size(attrs.workgroup_size_y),
+            size(attrs.workgroup_size_z.into()),
+        ],
+        local_memory_size: u32::from(attrs.local_memory_pages) * WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
+        name,
     })
 }

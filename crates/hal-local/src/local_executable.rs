@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::ffi::c_void;
 
-use hal_core::{Executable, ExecutableImpl, Result, Status};
+use hal_core::{Executable, ExecutableImpl, ExecutableInfo, Result, Status};
 
 use crate::abi::{
     default_import_thunk, DispatchAttrs, DispatchStateV0, EnvironmentV0, ImportFn, LibraryV0,
@@ -122,6 +122,10 @@ impl LocalExecutable {
         let contexts: Box<[*mut c_void]> = contexts.into();
         let environment = Box::new(environment_for(&constants, &functions, &contexts));
         let infos = verified.exports.iter().map(|e| e.info.clone()).collect();
+        let info = ExecutableInfo {
+            library_name: verified.name.clone(),
+            constant_count: verified.constant_count,
+        };
         let local = LocalExecutable {
             environment,
             _constants: constants,
@@ -132,14 +136,15 @@ impl LocalExecutable {
             runner: None,
             _owner: owner,
         };
-        Executable::new(infos, std::sync::Arc::new(local))
+        Executable::new(info, infos, std::sync::Arc::new(local))
     }
 
     /// Wraps exports whose workgroups `runner` runs (kernels that are not native functions, such
-    /// as sandboxed WebAssembly). `exports` are in ordinal order; their attributes must have been
-    /// verified as [`verify_library`] does.
+    /// as sandboxed WebAssembly), of the library `info` describes. `exports` are in ordinal
+    /// order; their attributes must have been verified as [`verify_library`] does (see
+    /// [`crate::export_info`]).
     pub fn with_runner(
-        library_name: String,
+        info: ExecutableInfo,
         exports: Vec<(hal_core::ExportInfo, DispatchAttrs)>,
         runner: Box<dyn WorkgroupRunner>,
     ) -> Result<Executable> {
@@ -159,11 +164,11 @@ impl LocalExecutable {
             _import_functions: Box::new([]),
             _import_contexts: Box::new([]),
             exports,
-            library_name,
+            library_name: info.library_name.clone(),
             runner: Some(runner),
             _owner: Box::new(()),
         };
-        Executable::new(infos, std::sync::Arc::new(local))
+        Executable::new(info, infos, std::sync::Arc::new(local))
     }
 
     /// The runner of an executable made by [`LocalExecutable::with_runner`].

@@ -56,6 +56,20 @@ pub const fn writable_bindings(bindings: &[Access]) -> u64 {
     mask
 }
 
+/// The bindings of `bindings` the kernel only reads (bit i = binding i): the `Read` ones, which
+/// the library declares read-only.
+pub const fn read_only_bindings(bindings: &[Access]) -> u64 {
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < bindings.len() && i < 64 {
+        if matches!(bindings[i], Access::Read) {
+            mask |= 1 << i;
+        }
+        i += 1;
+    }
+    mask
+}
+
 /// The size of each workgroup's tile of a writable binding; uniform across a dispatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tile {

@@ -27,8 +27,13 @@
 /// ```
 ///
 /// Each export lists its push-constant count, how it uses each binding ([`crate::Access`]:
-/// `Read`, `Write(tile)`, `ReadWrite(tile)` with a [`crate::Tile`]) and optionally
-/// `local_memory_pages: N` (4 KiB pages). The kernel is a `fn(&Workgroup<'_>) -> KernelResult`.
+/// `Read`, `Write(tile)`, `ReadWrite(tile)` with a [`crate::Tile`]), optionally
+/// `local_memory_pages: N` (4 KiB pages) and then optionally `flags: F` (its
+/// [`crate::ExportFlags`], for example `ExportFlags::SEQUENTIAL`). The kernel is a
+/// `fn(&Workgroup<'_>) -> KernelResult`.
+///
+/// The library describes every export's parameters (each push constant, each binding), so the
+/// runtime reflects `Read` bindings as [`hal_core::BindingFlags::READ_ONLY`].
 #[macro_export]
 macro_rules! kernel_library {
     (
@@ -41,6 +46,7 @@ macro_rules! kernel_library {
                 constants: $constants:expr,
                 bindings: [$($access:expr),* $(,)?]
                 $(, local_memory_pages: $pages:expr)?
+                $(, flags: $flags:expr)?
                 $(,)?
             }
         )*
@@ -63,7 +69,7 @@ macro_rules! kernel_library {
                     $crate::LibraryTables::build($library, $executable_constants, &[
                         $({
                             #[allow(unused_imports)]
-                            use $crate::{Access::*, Tile};
+                            use $crate::{Access::*, ExportFlags, Tile};
                             const SIGNATURE: $crate::KernelSignature = $crate::KernelSignature {
                                 name: $export,
                                 constant_count: $constants,
@@ -91,8 +97,10 @@ macro_rules! kernel_library {
                             $crate::ExportDecl {
                                 name: $export,
                                 function: entry,
+                                flags: $crate::ExportFlags::empty() $(.union($flags))?,
                                 constant_count: SIGNATURE.constant_count,
                                 binding_count: SIGNATURE.bindings.len() as u8,
+                                read_only_bindings: $crate::read_only_bindings(SIGNATURE.bindings),
                                 local_memory_pages: SIGNATURE.local_memory_pages,
                                 workgroup_size: [1, 1, 1],
                             }

@@ -14,10 +14,12 @@ mod loader;
 mod tables;
 
 pub use bytemuck::Pod;
+pub use hal_core::ExportFlags;
 pub use hal_local::abi;
 pub use hal_local::ReferenceKernelRegistration;
 pub use kernel::{
-    invoke, writable_bindings, Access, KernelError, KernelResult, KernelSignature, Tile, Workgroup,
+    invoke, read_only_bindings, writable_bindings, Access, KernelError, KernelResult,
+    KernelSignature, Tile, Workgroup,
 };
 pub use loader::{StaticLibraryLoader, StaticLibraryRegistration, STATIC_FORMAT};
 pub use tables::{ExportDecl, LibraryTables};

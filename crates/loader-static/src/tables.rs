@@ -2,9 +2,11 @@
 
 use std::ffi::{c_char, CString};
 
+use hal_core::ExportFlags;
 use hal_local::abi::{
-    ConstantTable, DispatchAttrs, DispatchFn, ExportTable, ImportTable, LibraryHeader, LibraryV0,
-    SourceFileTable, LIBRARY_VERSION,
+    ConstantTable, DispatchAttrs, DispatchFn, DispatchParameter, ExportTable, ImportTable,
+    LibraryHeader, LibraryV0, SourceFileTable, BINDING_PARAMETER_FLAG_READ_ONLY,
+    DISPATCH_PARAMETER_BINDING, DISPATCH_PARAMETER_CONSTANT, LIBRARY_VERSION,
 };
 
 /// One export of a library being built.
@@ -14,14 +16,45 @@ pub struct ExportDecl {
     pub name: &'static str,
     /// The entry point.
     pub function: DispatchFn,
+    /// What the export declares about how it runs (its attributes' flags).
+    pub flags: ExportFlags,
     /// Push constants it takes.
     pub constant_count: u8,
     /// Bindings it takes.
     pub binding_count: u8,
+    /// The bindings the kernel only reads (bit i = binding i), declared read-only in the
+    /// export's parameter descriptors.
+    pub read_only_bindings: u64,
     /// Pages (4 KiB) of workgroup local memory it needs.
     pub local_memory_pages: u16,
     /// Its workgroup size.
     pub workgroup_size: [u32; 3],
+}
+
+impl ExportDecl {
+    /// The export's parameter descriptors: one per push constant (4 bytes each), then one per
+    /// binding with its flags, all unnamed.
+    fn parameters(&self) -> Vec<DispatchParameter> {
+        let constants = (0..u16::from(self.constant_count)).map(|i| DispatchParameter {
+            kind: DISPATCH_PARAMETER_CONSTANT,
+            size: 4,
+            flags: 0,
+            name: u16::MAX,
+            offset: 4 * i,
+        });
+        let bindings = (0..u16::from(self.binding_count)).map(|i| DispatchParameter {
+            kind: DISPATCH_PARAMETER_BINDING,
+            size: 0,
+            flags: if self.read_only_bindings & (1 << i) != 0 {
+                BINDING_PARAMETER_FLAG_READ_ONLY
+            } else {
+                0
+            },
+            name: u16::MAX,
+            offset: i,
+        });
+        constants.chain(bindings).collect()
+    }
 }
 
 /// A library's tables with stable addresses, as a query function returns them.
@@ -33,6 +66,8 @@ pub struct LibraryTables {
     _name_ptrs: Vec<*const c_char>,
     _functions: Vec<Option<DispatchFn>>,
     _attrs: Vec<DispatchAttrs>,
+    _parameters: Vec<Vec<DispatchParameter>>,
+    _parameter_ptrs: Vec<*const DispatchParameter>,
 }
 
 // SAFETY: the tables are immutable once built; the raw pointers point into heap memory owned by
@@ -42,8 +77,10 @@ unsafe impl Send for LibraryTables {}
 unsafe impl Sync for LibraryTables {}
 
 impl LibraryTables {
-    /// Builds the tables of library `name` with `executable_constants` constants and `exports`.
-    /// Names must not contain NUL bytes (the macro guarantees string literals).
+    /// Builds the tables of library `name` with `executable_constants` constants and `exports`,
+    /// including parameter descriptors for every push constant and binding (so the runtime
+    /// learns which bindings are read-only). Names must not contain NUL bytes (the macro
+    /// guarantees string literals).
     pub fn build(name: &str, executable_constants: u32, exports: &[ExportDecl]) -> LibraryTables {
         let c_name = CString::new(name).expect("library names contain no NUL byte");
         let header = Box::new(LibraryHeader {
@@ -58,9 +95,16 @@ impl LibraryTables {
             .collect();
         let name_ptrs: Vec<*const c_char> = export_names.iter().map(|n| n.as_ptr()).collect();
         let functions: Vec<Option<DispatchFn>> = exports.iter().map(|e| Some(e.function)).collect();
+        let parameters: Vec<Vec<DispatchParameter>> =
+            exports.iter().map(ExportDecl::parameters).collect();
+        let parameter_ptrs: Vec<*const DispatchParameter> =
+            parameters.iter().map(|p| p.as_ptr()).collect();
         let attrs: Vec<DispatchAttrs> = exports
             .iter()
-            .map(|e| DispatchAttrs {
+            .zip(&parameters)
+            .map(|(e, parameters)| DispatchAttrs {
+                flags: e.flags.bits(),
+                parameter_count: parameters.len() as u16,
                 local_memory_pages: e.local_memory_pages,
                 constant_count: e.constant_count,
                 binding_count: e.binding_count,
@@ -80,7 +124,7 @@ impl LibraryTables {
                 count: exports.len() as u32,
                 ptrs: functions.as_ptr(),
                 attrs: attrs.as_ptr(),
-                params: std::ptr::null(),
+                params: parameter_ptrs.as_ptr(),
                 occupancy: std::ptr::null(),
                 names: name_ptrs.as_ptr(),
                 tags: std::ptr::null(),
@@ -104,6 +148,8 @@ impl LibraryTables {
             _name_ptrs: name_ptrs,
             _functions: functions,
             _attrs: attrs,
+            _parameters: parameters,
+            _parameter_ptrs: parameter_ptrs,
         }
     }
 

@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_void, CStr};
 use std::ptr::null;
 
-use hal_core::StatusCode;
+use hal_core::{BindingFlags, ExportFlags, StatusCode};
 use hal_local::abi::*;
 use hal_local::verify_library;
 use loader_static::{
@@ -162,9 +162,17 @@ fn bad_tables_are_clear_errors() {
             Some((StatusCode::InvalidArgument, "65 constants")),
         ),
         (
-            "parameters",
+            "parameters without a table",
             |p, _| p.attrs[0].parameter_count = 1,
-            Some((StatusCode::Unimplemented, "dispatch parameters")),
+            Some((
+                StatusCode::InvalidArgument,
+                "declares 1 dispatch parameters but has no parameter table",
+            )),
+        ),
+        (
+            "export flags IREE does not define",
+            |p, _| p.attrs[0].flags = 0x12,
+            Some((StatusCode::InvalidArgument, "0x10 are not IREE's")),
         ),
         (
             "huge export count",
@@ -190,8 +198,9 @@ fn bad_tables_are_clear_errors() {
             (Ok(verified), None) => {
                 // An empty export name verifies here; hal-core's Executable::new rejects it.
                 let infos = verified.exports.into_iter().map(|e| e.info).collect();
+                let info = hal_core::ExecutableInfo::default();
                 let error =
-                    hal_core::Executable::new(infos, std::sync::Arc::new(Dummy)).unwrap_err();
+                    hal_core::Executable::new(info, infos, std::sync::Arc::new(Dummy)).unwrap_err();
                 assert!(error.message().contains("empty name"), "{what}: {error}");
             }
             (Ok(_), Some(_)) => panic!("{what}: verified"),
@@ -222,8 +231,10 @@ fn query_answers_only_version_six() {
         &[ExportDecl {
             name: "k",
             function: noop,
+            flags: ExportFlags::empty(),
             constant_count: 0,
             binding_count: 0,
+            read_only_bindings: 0,
             local_memory_pages: 0,
             workgroup_size: [1, 1, 1],
         }],
@@ -239,6 +250,177 @@ fn query_answers_only_version_six() {
     }
     // SAFETY: as above.
     assert!(!unsafe { tests_library_query(6, null()) }.is_null());
+}
+
+/// Verifies the test library with one export whose parameter descriptors are `parameters`.
+fn verify_with_parameters(
+    attrs: DispatchAttrs,
+    parameters: &[DispatchParameter],
+) -> hal_core::Result<hal_core::ExportInfo> {
+    let mut p = parts();
+    p.attrs[0] = attrs;
+    let table = [parameters.as_ptr()];
+    let mut l = library(&p);
+    l.exports.params = table.as_ptr();
+    verify(&l, 0).map(|mut verified| verified.exports.remove(0).info)
+}
+
+fn binding(ordinal: u16, flags: u16) -> DispatchParameter {
+    DispatchParameter {
+        kind: DISPATCH_PARAMETER_BINDING,
+        size: 0,
+        flags,
+        name: u16::MAX,
+        offset: ordinal,
+    }
+}
+
+fn constant(offset: u16, size: u8) -> DispatchParameter {
+    DispatchParameter {
+        kind: DISPATCH_PARAMETER_CONSTANT,
+        size,
+        flags: 0,
+        name: 0,
+        offset,
+    }
+}
+
+#[test]
+fn parameter_descriptors_give_binding_flags_and_counts() {
+    let attrs = DispatchAttrs {
+        flags: DISPATCH_ATTR_FLAG_SEQUENTIAL | DISPATCH_ATTR_FLAG_WORKGROUP_SIZE_DYNAMIC,
+        constant_count: 2,
+        binding_count: 3,
+        parameter_count: 4,
+        ..DispatchAttrs::default()
+    };
+    let parameters = [
+        constant(0, 8),
+        binding(
+            2,
+            BINDING_PARAMETER_FLAG_READ_ONLY | BINDING_PARAMETER_FLAG_INDIRECT,
+        ),
+        binding(0, BINDING_PARAMETER_FLAG_INDIRECT),
+        constant(4, 4),
+    ];
+    let info = verify_with_parameters(attrs, &parameters).unwrap();
+    assert_eq!(
+        info.flags,
+        ExportFlags::SEQUENTIAL | ExportFlags::WORKGROUP_SIZE_DYNAMIC
+    );
+    assert_eq!(info.parameter_count, 4);
+    assert_eq!(
+        info.binding_flags,
+        [
+            BindingFlags::INDIRECT,
+            BindingFlags::empty(),
+            BindingFlags::READ_ONLY | BindingFlags::INDIRECT,
+        ]
+    );
+    // No descriptors: no flags on any binding, nothing declared.
+    let p = parts();
+    let info = verify(&library(&p), 0).unwrap().exports.remove(0).info;
+    assert_eq!(info.binding_flags, [BindingFlags::empty(); 2]);
+    assert_eq!(
+        (info.flags, info.parameter_count),
+        (ExportFlags::empty(), 0)
+    );
+}
+
+#[test]
+fn bad_parameter_descriptors_are_clear_errors() {
+    let attrs = |parameter_count| DispatchAttrs {
+        constant_count: 1,
+        binding_count: 2,
+        parameter_count,
+        ..DispatchAttrs::default()
+    };
+    let buffer_pointer = DispatchParameter {
+        kind: DISPATCH_PARAMETER_BUFFER_PTR,
+        size: 8,
+        ..constant(0, 8)
+    };
+    let unknown = DispatchParameter {
+        kind: 7,
+        ..constant(0, 4)
+    };
+    let cases: &[(&str, &[DispatchParameter], StatusCode, &str)] = &[
+        (
+            "binding beyond the count",
+            &[binding(2, 0)],
+            StatusCode::InvalidArgument,
+            "parameter 0 describes binding 2, but the export has 2 bindings",
+        ),
+        (
+            "binding twice",
+            &[binding(1, 0), binding(1, 1)],
+            StatusCode::InvalidArgument,
+            "parameter 1 describes binding 1 a second time",
+        ),
+        (
+            "unknown binding flags",
+            &[binding(0, 0x9)],
+            StatusCode::InvalidArgument,
+            "flags 0x9, of which 0x8 are not IREE's binding flags",
+        ),
+        (
+            "constant past the push constants",
+            &[constant(2, 4)],
+            StatusCode::InvalidArgument,
+            "push-constant bytes [2, 6), outside the 4 bytes",
+        ),
+        (
+            "empty constant",
+            &[constant(0, 0)],
+            StatusCode::InvalidArgument,
+            "parameter 0 covers push-constant bytes [0, 0)",
+        ),
+        (
+            "buffer pointer",
+            &[binding(0, 0), buffer_pointer],
+            StatusCode::Unimplemented,
+            "parameter 1 is a buffer pointer",
+        ),
+        (
+            "unknown type",
+            &[unknown],
+            StatusCode::InvalidArgument,
+            "parameter 0 has unknown type 7",
+        ),
+    ];
+    for (what, parameters, code, needle) in cases {
+        let error =
+            verify_with_parameters(attrs(parameters.len() as u16), parameters).expect_err(what);
+        assert_eq!(error.code(), *code, "{what}: {error}");
+        assert!(
+            error.message().contains(needle) && error.message().contains("export 'kernel'"),
+            "{what}: '{error}' lacks '{needle}'"
+        );
+    }
+}
+
+#[test]
+fn kernel_libraries_describe_their_parameters() {
+    // SAFETY: the generated query reads neither pointer and returns tables that live forever.
+    let library = unsafe { tests_library_query(LIBRARY_VERSION, null()) }.cast::<LibraryV0>();
+    // SAFETY: as above.
+    let verified = unsafe { verify_library(library, 0) }.unwrap();
+    let copy = &verified.exports[0].info;
+    assert_eq!(copy.name, "copy");
+    assert_eq!(copy.parameter_count, 2);
+    assert_eq!(copy.flags, ExportFlags::SEQUENTIAL);
+    assert_eq!(
+        copy.binding_flags,
+        [BindingFlags::READ_ONLY, BindingFlags::empty()]
+    );
+    let panics = &verified.exports[3].info;
+    assert_eq!(panics.parameter_count, 0);
+    assert_eq!(panics.flags, ExportFlags::empty());
+    assert!(panics.binding_flags.is_empty());
+    // Three push constants and a written binding: four parameters, no flags.
+    let constants = &verified.exports[4].info;
+    assert_eq!(constants.parameter_count, 4);
+    assert_eq!(constants.binding_flags, [BindingFlags::empty()]);
 }
 
 fn copy_kernel(workgroup: &Workgroup<'_>) -> KernelResult {
@@ -269,17 +451,22 @@ kernel_library! {
     fn tests_library_query;
     library = "tests";
     executable_constants = 0;
-    export "copy" => copy_kernel { constants: 0, bindings: [Read, Write(Tile::Bytes(16))] }
+    export "copy" => copy_kernel {
+        constants: 0,
+        bindings: [Read, Write(Tile::Bytes(16))],
+        flags: ExportFlags::SEQUENTIAL,
+    }
     export "whole" => whole_kernel { constants: 0, bindings: [Write(Tile::Whole)] }
     export "twice" => twice_kernel { constants: 0, bindings: [Write(Tile::Bytes(4))] }
     export "panics" => panicking_kernel { constants: 0, bindings: [] }
+    export "constants" => whole_kernel { constants: 3, bindings: [Write(Tile::Whole)] }
 }
 
 /// Calls export `ordinal` of the test library for workgroup `id` of `count` with `bindings`.
 fn call(ordinal: usize, bindings: &mut [&mut [u32]], count: [u32; 3], id: u32) -> i32 {
     // SAFETY: the generated query reads neither pointer.
     let library = unsafe { &*tests_library_query(6, null()).cast::<LibraryV0>() };
-    // SAFETY: the library has 4 exports.
+    // SAFETY: the library has 5 exports.
     let function = unsafe { (*library.exports.ptrs.add(ordinal)).unwrap() };
     let ptrs: Vec<*mut c_void> = bindings.iter_mut().map(|b| b.as_mut_ptr().cast()).collect();
     let lengths: Vec<usize> = bindings.iter().map(|b| b.len() * 4).collect();

@@ -9,8 +9,8 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-use hal_core::{ExportInfo, Result, Status, StatusCode, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT};
-use hal_local::abi::{DispatchAttrs, DispatchStateV0, WORKGROUP_LOCAL_MEMORY_PAGE_SIZE};
+use hal_core::{ExecutableInfo, Result, Status, StatusCode, MAX_BINDING_COUNT, MAX_CONSTANT_COUNT};
+use hal_local::abi::{DispatchAttrs, DispatchParameter, DispatchStateV0};
 use hal_local::{DispatchSession, ExportEntry, LocalMemory, WorkgroupRunner};
 use wasmtime::{
     Extern, ExternType, Global, GlobalType, Instance, Memory, Module, Mutability, Ref, RefType,
@@ -106,6 +106,8 @@ pub(crate) struct Shared {
 struct ExportTables {
     table_index: u32,
     attrs: DispatchAttrs,
+    /// Its parameter descriptors, when the library has them (see [`read_parameters`]).
+    parameters: Option<Vec<DispatchParameter>>,
     name: String,
 }
 
@@ -426,6 +428,7 @@ fn read_library(data: &DataView<'_>, library: u32, provided_constants: usize) ->
     let count = data.u32(library, 12, "export table")?;
     let ptrs = data.u32(library, 16, "export table")?;
     let attrs = data.u32(library, 20, "export table")?;
+    let params = data.u32(library, 24, "export table")?;
     let names = data.u32(library, 32, "export table")?;
     if count > hal_local::MAX_EXPORT_COUNT {
         return Err(invalid(format!(
@@ -460,19 +463,46 @@ fn read_library(data: &DataView<'_>, library: u32, provided_constants: usize) ->
                 attrs.constant_count, attrs.binding_count
             )));
         }
-        if attrs.parameter_count != 0 {
-            return Err(status(
-                StatusCode::Unimplemented,
-                format!("library '{name}' export '{export_name}' uses dispatch parameters"),
-            ));
-        }
+        let parameters = read_parameters(data, params, ordinal, &attrs)?;
         exports.push(ExportTables {
             table_index,
             attrs,
+            parameters,
             name: export_name,
         });
     }
     Ok(Library { name, exports })
+}
+
+/// The parameter descriptors of export `ordinal` from the wasm32 `params` array (one pointer
+/// per export to `parameter_count` 8-byte descriptors, laid out as on x86_64): `None` when the
+/// array or the export's entry is null. `hal_local::export_info` checks what they say.
+fn read_parameters(
+    data: &DataView<'_>,
+    params: u32,
+    ordinal: u32,
+    attrs: &DispatchAttrs,
+) -> Result<Option<Vec<DispatchParameter>>> {
+    if params == 0 {
+        return Ok(None);
+    }
+    let entries = data.u32(params, 4 * u64::from(ordinal), "export parameters")?;
+    if entries == 0 {
+        return Ok(None);
+    }
+    let count = usize::from(attrs.parameter_count);
+    let raw = data.bytes(u64::from(entries), 8 * count, "parameter descriptors")?;
+    Ok(Some(
+        raw.chunks_exact(8)
+            .map(|b| DispatchParameter {
+                kind: b[0],
+                size: b[1],
+                flags: u16::from_le_bytes([b[2], b[3]]),
+                name: u16::from_le_bytes([b[4], b[5]]),
+                offset: u16::from_le_bytes([b[6], b[7]]),
+            })
+            .collect(),
+    ))
 }
 
 /// Compiles and checks a module, instantiating it once to read its library (on this thread, or
@@ -519,24 +549,20 @@ fn load_here(data: &[u8], constants: &[u32]) -> Result<hal_core::Executable> {
         .exports
         .into_iter()
         .map(|export| {
-            let attrs = export.attrs;
-            let size = |v: u32| v.max(1);
-            let info = ExportInfo {
-                name: export.name,
-                constant_count: attrs.constant_count.into(),
-                binding_count: attrs.binding_count.into(),
-                workgroup_size: [
-                    size(attrs.workgroup_size_x),
-                    size(attrs.workgroup_size_y),
-                    size(attrs.workgroup_size_z.into()),
-                ],
-                local_memory_size: u32::from(attrs.local_memory_pages)
-                    * WORKGROUP_LOCAL_MEMORY_PAGE_SIZE,
-            };
-            (info, attrs)
+            let info = hal_local::export_info(
+                &library.name,
+                export.name,
+                &export.attrs,
+                export.parameters.as_deref(),
+            )?;
+            Ok((info, export.attrs))
         })
-        .collect();
-    hal_local::LocalExecutable::with_runner(library.name, exports, Box::new(WasmRunner { shared }))
+        .collect::<Result<Vec<_>>>()?;
+    let info = ExecutableInfo {
+        library_name: library.name,
+        constant_count: constants.len() as u32,
+    };
+    hal_local::LocalExecutable::with_runner(info, exports, Box::new(WasmRunner { shared }))
 }
 
 /// Runs one executable's workgroups on the calling thread's instance.
