@@ -5,6 +5,8 @@
 //!   prints a driver × format × suite matrix.
 //! - `ci` ([`ci`]): exactly what CI runs.
 //! - `bench [--no-iree]` ([`bench`]): our benchmarks beside IREE's, as one table.
+//! - `bench-replay [--only NAME] [--seconds S]` ([`bench_replay`]): every committed IREE capture
+//!   replayed by this runtime and by `iree-benchmark-replay`, per driver, as one table.
 //! - `fixtures [FAMILY...]` ([`fixtures`]): regenerates committed executable fixtures with IREE.
 //! - `soak [--seconds N] [--driver NAME] [--format NAME]` ([`soak`]): mixed submissions from
 //!   several threads on every driver × format, every result checked; fails if any is lost.
@@ -13,6 +15,7 @@
 
 mod bench;
 mod bench_kernels;
+mod bench_replay;
 mod ci;
 mod cts;
 mod fixtures;
@@ -33,7 +36,8 @@ commands:
   ci                                    run exactly what CI runs (fmt, clippy, tests, loom, cts)
   bench [--no-iree]                     benchmarks beside IREE 3.13's, measured in one run
   bench-kernels                         IREE-compiled add and matmul: ours vs iree-benchmark-executable
-  fixtures [dylib | wasm]               regenerate committed executable fixtures with IREE 3.13
+  fixtures [dylib | wasm | replay[:PROGRAM,...]]
+                                        regenerate committed executable fixtures with IREE 3.13
   soak [--seconds N] [--driver NAME] [--format NAME] [--threads N] [--seed N] [--debug]
                                         mixed work from 4 threads on every driver × format, every
                                         result checked; ops/s, results lost (must be 0)
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&rest),
         Some("bench") => bench::run_bench(&rest),
         Some("bench-kernels") => bench_kernels::run(&rest),
+        Some("bench-replay") => bench_replay::run_bench(&rest),
         Some("fixtures") => fixtures::run(&rest),
         Some("soak") => soak::run(&rest),
         Some("sanitize") => sanitize::run(&rest),

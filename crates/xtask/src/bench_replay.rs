@@ -1,0 +1,163 @@
+//! `cargo xtask bench-replay [--only NAME] [--seconds S]`: every committed program
+//! (`crates/hal-replay/fixtures/*/capture.ireereplay`) replayed by this runtime (`hal-tool replay`,
+//! release build) and by IREE's `iree-benchmark-replay --replay_scope=execute` on the same capture
+//! and executables, per driver, in one run, interleaved so that the machine's noise hits both
+//! sides alike; plus this runtime's pipelined schedule, which IREE's replayer has no equal of.
+//!
+//! Both sides time the capture's `execute` scope (the program's main call: input upload, queue
+//! allocations, the main command buffer, the readback) and run the whole capture each iteration.
+//! IREE reports the median over repetitions of its per-iteration mean; we report the median of
+//! per-run times. Where a program's manifest gives `flops` (per run), GFLOP/s is printed too.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::google_benchmark::median_ns_per_item;
+use crate::iree::{iree_bin, run};
+
+const DRIVERS: &[&str] = &["local-sync", "local-task"];
+
+struct Options {
+    only: Option<String>,
+    seconds: f64,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut options = Options {
+        only: None,
+        seconds: 2.0,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--only" => options.only = Some(args.next().context("--only needs a name")?.clone()),
+            "--seconds" => {
+                let value = args.next().context("--seconds needs a number")?;
+                options.seconds = value
+                    .parse()
+                    .with_context(|| format!("--seconds '{value}'"))?;
+            }
+            other => bail!(
+                "unknown option '{other}'; usage: cargo xtask bench-replay [--only NAME] [--seconds S]"
+            ),
+        }
+    }
+    Ok(options)
+}
+
+/// The committed programs, sorted by name, with their manifests' `flops` when given.
+fn programs(only: Option<&str>) -> Result<Vec<(String, PathBuf, Option<f64>)>> {
+    let root = crate::workspace_root().join("crates/hal-replay/fixtures");
+    let mut programs = Vec::new();
+    for entry in std::fs::read_dir(&root).with_context(|| format!("{}", root.display()))? {
+        let directory = entry?.path();
+        let capture = directory.join("capture.ireereplay");
+        if !capture.exists() {
+            continue;
+        }
+        let name = directory
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if only.is_some_and(|only| only != name) {
+            continue;
+        }
+        let manifest = std::fs::read_to_string(directory.join("program.txt")).unwrap_or_default();
+        let flops = manifest.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "flops").then(|| value.trim().parse().ok())?
+        });
+        programs.push((name, capture, flops));
+    }
+    programs.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(programs)
+}
+
+/// IREE's median time per replay of the execute scope, in ns.
+fn iree_ns(bin: &Path, capture: &Path, driver: &str, iterations: usize) -> Result<f64> {
+    let output = run(Command::new(bin.join("iree-benchmark-replay"))
+        .arg(format!("--device={driver}"))
+        .arg("--replay_scope=execute")
+        .arg(format!("--benchmark_min_time={iterations}x"))
+        .arg("--benchmark_repetitions=5")
+        .arg(capture))?;
+    median_ns_per_item(&output)
+}
+
+/// Our median time per run of the execute scope, in ns, from `hal-tool replay`.
+fn ours_ns(tool: &Path, capture: &Path, driver: &str, schedule: &str, runs: usize) -> Result<f64> {
+    let output = run(Command::new(tool)
+        .arg("replay")
+        .arg(capture)
+        .args(["--device", driver, "--schedule", schedule])
+        .args(["--repetitions", &runs.to_string()]))?;
+    let line = output
+        .lines()
+        .find(|line| line.contains("median"))
+        .with_context(|| format!("no median in hal-tool's output:\n{output}"))?;
+    let value = line
+        .split("median ")
+        .nth(1)
+        .and_then(|rest| rest.split(" ms").next())
+        .and_then(|ms| ms.trim().parse::<f64>().ok())
+        .with_context(|| format!("cannot read the median from '{line}'"))?;
+    Ok(value * 1e6)
+}
+
+fn ms(ns: f64) -> String {
+    if ns < 1e5 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+/// Runs both sides for every program and prints one table.
+pub(crate) fn run_bench(args: &[String]) -> Result<bool> {
+    let options = parse(args)?;
+    let bin = iree_bin()?;
+    let status = Command::new("cargo")
+        .current_dir(crate::workspace_root())
+        .args(["build", "--release", "-q", "-p", "hal-tool"])
+        .status()?;
+    if !status.success() {
+        bail!("building hal-tool failed");
+    }
+    let tool = crate::target_dir().join("release/hal-tool");
+    let programs = programs(options.only.as_deref())?;
+    if programs.is_empty() {
+        bail!("no programs to run");
+    }
+    println!(
+        "| program | driver | IREE 3.13 | ours, serial | ratio | ours, pipelined | ratio | GFLOP/s (ours serial) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (name, capture, flops) in &programs {
+        for driver in DRIVERS {
+            // One IREE run sizes both sides to about `seconds` of work each.
+            let probe = iree_ns(&bin, capture, driver, 1)?;
+            let budget = Duration::from_secs_f64(options.seconds).as_nanos() as f64;
+            let iterations = ((budget / 5.0 / probe.max(1.0)) as usize).clamp(1, 2000);
+            let runs = ((budget / probe.max(1.0)) as usize).clamp(5, 10_000);
+            let iree = iree_ns(&bin, capture, driver, iterations)?;
+            let serial = ours_ns(&tool, capture, driver, "serial", runs)?;
+            let pipelined = ours_ns(&tool, capture, driver, "pipelined", runs)?;
+            let gflops = flops
+                .map(|flops| format!("{:.1}", flops / serial))
+                .unwrap_or_else(|| "–".into());
+            println!(
+                "| {name} | {driver} | {} | {} | {:.2} | {} | {:.2} | {gflops} |",
+                ms(iree),
+                ms(serial),
+                serial / iree,
+                ms(pipelined),
+                pipelined / iree
+            );
+        }
+    }
+    Ok(true)
+}
