@@ -1,14 +1,16 @@
 //! # cts-kernels: the conformance suite's test kernels
 //!
 //! Two libraries, registered with the `static` loader when this crate is linked:
-//! [`KERNELS_LIBRARY_NAME`] (no executable constants) and [`SPECIALIZED_LIBRARY_NAME`] (two).
+//! [`KERNELS_LIBRARY_NAME`] (no executable constants) and [`SPECIALIZED_LIBRARY_NAME`] (two, and
+//! the export `local_memory_size`, which reports the local memory its workgroups get).
 //! Tiles: elementwise kernels own 64 elements per workgroup; id kernels one element.
 
 use loader_static::{kernel_library, KernelError, KernelResult, Pod, Workgroup};
 
 /// The library of conformance kernels.
 pub const KERNELS_LIBRARY_NAME: &str = "cts_kernels";
-/// The library whose kernel reads two executable constants.
+/// The library whose kernel reads two executable constants; it also exports
+/// `local_memory_size`, as the C and WebAssembly fixtures of the same library do.
 pub const SPECIALIZED_LIBRARY_NAME: &str = "cts_specialized";
 /// Elements of 4 bytes each workgroup of an elementwise kernel owns.
 pub const ELEMENTS_PER_WORKGROUP: usize = 64;
@@ -107,6 +109,27 @@ fn copy_via_local_memory(workgroup: &Workgroup<'_>) -> KernelResult {
     Ok(())
 }
 
+/// Fills every word i of the workgroup's local memory with `seed ^ i` (seed: element 0 of
+/// binding 0, or 0), reads them back, and writes the local memory size it was given to its
+/// one-element tile of binding 1 (see `fixtures/elf/cts_specialized.c`).
+fn local_memory_size(workgroup: &Workgroup<'_>) -> KernelResult {
+    let seed = workgroup.read::<u32>(0)?.first().copied().unwrap_or(0);
+    let local = workgroup.local_memory()?;
+    for (i, word) in local.chunks_exact_mut(4).enumerate() {
+        word.copy_from_slice(&(seed ^ i as u32).to_le_bytes());
+    }
+    for (i, word) in local.chunks_exact(4).enumerate() {
+        if word != (seed ^ i as u32).to_le_bytes() {
+            return Err(KernelError::FAILED);
+        }
+    }
+    let size = local.len() as u32;
+    for out in workgroup.tile::<u32>(1)? {
+        *out = size;
+    }
+    Ok(())
+}
+
 fn executable_constants(workgroup: &Workgroup<'_>) -> KernelResult {
     let out = workgroup.tile::<u32>(0)?;
     let constants = workgroup.executable_constants();
@@ -142,4 +165,10 @@ kernel_library! {
     library = "cts_specialized";
     executable_constants = 2;
     export "executable_constants" => executable_constants { constants: 0, bindings: [Write(Tile::Bytes(8))] }
+    export "local_memory_size" => local_memory_size {
+        constants: 0,
+        bindings: [Read, Write(Tile::Bytes(4))],
+        local_memory_pages: 1,
+        flags: ExportFlags::SEQUENTIAL,
+    }
 }

@@ -60,7 +60,9 @@ pub enum TestLibrary {
     /// `scale_offset`, `negate`, `double`, `workgroup_ids`, `visit`, `fail`, `tiny`,
     /// `copy_via_local_memory`).
     Kernels,
-    /// The library with two executable constants and the export `executable_constants`.
+    /// The library with two executable constants and the exports `executable_constants` and
+    /// `local_memory_size` (one page of static local memory, export flag `SEQUENTIAL`, binding
+    /// 0 read-only; writes the local memory size each workgroup got to element k of binding 1).
     Specialized,
 }
 

@@ -4,14 +4,14 @@
 
 use anyhow::{ensure, Result};
 use hal_core::{
-    BufferParams, BufferRef, BufferUsage, CommandBufferParams, FillPattern, StatusCode, Workgroups,
-    WHOLE_BUFFER,
+    BufferParams, BufferRef, BufferUsage, CommandBufferParams, DispatchOptions, FillPattern,
+    StatusCode, Workgroups, MAX_DYNAMIC_LOCAL_MEMORY, WHOLE_BUFFER,
 };
 
 use crate::case::Case;
 use crate::check::{expect_close, expect_err, expect_slice};
-use crate::ctx::{read_f32, read_u32, Ctx, Lifetime, WAIT};
-use crate::Tag;
+use crate::ctx::{read_f32, read_u32, BindingMode, Ctx, Lifetime, WAIT};
+use crate::{Tag, TestLibrary};
 
 const SUITE: &str = "dispatch";
 const SENTINEL: u32 = 0xCAFE_BABE;
@@ -66,6 +66,9 @@ pub(crate) fn cases() -> Vec<Case> {
             .both(),
         Case::new(SUITE, "tiny_chain", tiny_chain).exe().both(),
         Case::new(SUITE, "local_memory", local_memory).exe().both(),
+        Case::new(SUITE, "dynamic_local_memory", dynamic_local_memory)
+            .exe()
+            .both(),
         Case::new(SUITE, "empty_binding", empty_binding)
             .exe()
             .both(),
@@ -594,6 +597,117 @@ fn local_memory(ctx: &Ctx<'_>) -> Result<()> {
         )
     })?;
     expect_slice(&read_u32(&out)?, &data, "copy through local memory")?;
+    Ok(())
+}
+
+/// Dynamic workgroup local memory (`DispatchOptions`): every workgroup of `local_memory_size`
+/// gets at least the export's static page plus the dispatch's dynamic bytes, all of them usable
+/// (the kernel writes and reads back every word and reports the size it got), from a command
+/// buffer and from the queue, up to the limit; past the limit the dispatch is refused with an
+/// error naming the value and the limit.
+fn dynamic_local_memory(ctx: &Ctx<'_>) -> Result<()> {
+    let exe = ctx.prepare(TestLibrary::Specialized, &[1, 2])?;
+    let ord = exe.lookup_export("local_memory_size")?;
+    let static_size = exe.export(ord)?.local_memory_size;
+    ensure!(
+        static_size == 4096,
+        "local_memory_size declares {static_size} bytes of local memory"
+    );
+    let seed = ctx.buffer_u32(&[0x5EED_1234])?;
+    let dynamics = [0u32, 4, 4096, 100_000, MAX_DYNAMIC_LOCAL_MEMORY];
+    let outs = dynamics
+        .iter()
+        .map(|_| ctx.buffer_u32(&[0; 4]))
+        .collect::<Result<Vec<_>>>()?;
+    let mut buffers = vec![&seed];
+    buffers.extend(outs.iter());
+    // The largest request runs one workgroup: every thread that runs one keeps that much.
+    let workgroups = |dynamic: u32| if dynamic > 1 << 20 { 1 } else { 4 };
+    ctx.execute(&buffers, |cb, r| {
+        for (i, &dynamic) in dynamics.iter().enumerate() {
+            cb.dispatch_with(
+                &exe,
+                ord,
+                Workgroups::Static([workgroups(dynamic), 1, 1]),
+                &[],
+                &[r.whole(0), r.whole(i + 1)],
+                DispatchOptions {
+                    dynamic_local_memory: dynamic,
+                },
+            )?;
+        }
+        Ok(())
+    })?;
+    for (out, &dynamic) in outs.iter().zip(&dynamics) {
+        let sizes = read_u32(out)?;
+        let ran = workgroups(dynamic) as usize;
+        ensure!(
+            sizes[..ran]
+                .iter()
+                .all(|&size| size >= static_size + dynamic),
+            "with {dynamic} dynamic bytes the workgroups got {sizes:?} bytes of local memory, \
+             expected at least {}",
+            static_size + dynamic
+        );
+    }
+
+    let too_much = MAX_DYNAMIC_LOCAL_MEMORY + 1;
+    let result = ctx.execute(&buffers, |cb, r| {
+        cb.dispatch_with(
+            &exe,
+            ord,
+            Workgroups::Static([1, 1, 1]),
+            &[],
+            &[r.whole(0), r.whole(1)],
+            DispatchOptions {
+                dynamic_local_memory: too_much,
+            },
+        )
+    });
+    expect_err(
+        result,
+        StatusCode::OutOfRange,
+        &[
+            "local_memory_size",
+            &too_much.to_string(),
+            &MAX_DYNAMIC_LOCAL_MEMORY.to_string(),
+        ],
+        "dynamic local memory past the limit",
+    )?;
+
+    // Queue dispatches take direct references only: once, in direct mode.
+    if ctx.mode() == BindingMode::Direct {
+        let out = ctx.buffer_u32(&[0; 2])?;
+        let done = ctx.semaphore(0)?;
+        let bindings = [BufferRef::whole(&seed), BufferRef::whole(&out)];
+        let queue_dispatch = |signal: u64, dynamic_local_memory: u32| {
+            ctx.device.queue_dispatch_with(
+                &[],
+                &[done.at(signal)],
+                &exe,
+                ord,
+                Workgroups::Static([2, 1, 1]),
+                &[],
+                &bindings,
+                DispatchOptions {
+                    dynamic_local_memory,
+                },
+            )
+        };
+        expect_err(
+            queue_dispatch(1, too_much),
+            StatusCode::OutOfRange,
+            &[&too_much.to_string(), &MAX_DYNAMIC_LOCAL_MEMORY.to_string()],
+            "queue dispatch with dynamic local memory past the limit",
+        )?;
+        queue_dispatch(1, 12_345)?;
+        done.wait(1, WAIT)?;
+        let sizes = read_u32(&out)?;
+        ensure!(
+            sizes.iter().all(|&size| size >= static_size + 12_345),
+            "a queue dispatch with 12345 dynamic bytes got {sizes:?} bytes of local memory"
+        );
+    }
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use anyhow::{bail, ensure, Context as _, Result};
-use hal_core::{ExecutableParams, StatusCode, Workgroups};
+use hal_core::{BindingFlags, ExecutableParams, ExportFlags, StatusCode, Workgroups};
 
 use crate::case::Case;
 use crate::check::{expect_err, expect_err_in, expect_slice, INPUT_ERROR_CODES};
@@ -17,6 +17,7 @@ pub(crate) fn cases() -> Vec<Case> {
         Case::new(SUITE, "cache", cache),
         Case::new(SUITE, "prepare", prepare).exe(),
         Case::new(SUITE, "reflection", reflection).exe(),
+        Case::new(SUITE, "reflection_flags", reflection_flags).exe(),
         Case::new(SUITE, "constants", constants).exe(),
         Case::new(SUITE, "constant_count", constant_count).exe(),
         Case::new(SUITE, "malformed", malformed).exe(),
@@ -66,7 +67,7 @@ fn prepare(ctx: &Ctx<'_>) -> Result<()> {
         .prepare(TestLibrary::Specialized, &[1, 2])
         .context("preparing Specialized")?;
     ensure!(
-        specialized.export_count() == 1,
+        specialized.export_count() == 2,
         "Specialized has {} exports",
         specialized.export_count()
     );
@@ -155,6 +156,92 @@ fn reflection(ctx: &Ctx<'_>) -> Result<()> {
         &[],
         "empty export name",
     )?;
+    Ok(())
+}
+
+/// The library name, executable-constant count, export flags, parameter counts and binding
+/// flags every format's loader reads from the library's descriptors: exactly as declared for
+/// the Specialized library (whose every format describes its parameters), and never a read-only
+/// promise for a binding a Kernels export writes (IREE 3.13 emits no parameter descriptors, so
+/// its kernels declare no flags).
+fn reflection_flags(ctx: &Ctx<'_>) -> Result<()> {
+    let specialized = ctx.prepare(TestLibrary::Specialized, &[1, 2])?;
+    ensure!(
+        specialized.library_name() == "cts_specialized",
+        "Specialized is named '{}'",
+        specialized.library_name()
+    );
+    ensure!(
+        specialized.executable_constant_count() == 2,
+        "Specialized takes {} executable constants",
+        specialized.executable_constant_count()
+    );
+    let constants = specialized.export(specialized.lookup_export("executable_constants")?)?;
+    ensure!(
+        constants.flags == ExportFlags::empty()
+            && constants.parameter_count == 1
+            && constants.binding_flags == [BindingFlags::empty()],
+        "executable_constants reflects flags {:?}, {} parameters, binding flags {:?}",
+        constants.flags,
+        constants.parameter_count,
+        constants.binding_flags
+    );
+    let local = specialized.export(specialized.lookup_export("local_memory_size")?)?;
+    ensure!(
+        local.flags == ExportFlags::SEQUENTIAL
+            && local.parameter_count == 2
+            && local.binding_flags == [BindingFlags::READ_ONLY, BindingFlags::empty()],
+        "local_memory_size reflects flags {:?}, {} parameters, binding flags {:?}",
+        local.flags,
+        local.parameter_count,
+        local.binding_flags
+    );
+    ensure!(
+        (
+            local.constant_count,
+            local.binding_count,
+            local.local_memory_size
+        ) == (0, 2, 4096),
+        "local_memory_size takes {} constants and {} bindings with {} bytes of local memory",
+        local.constant_count,
+        local.binding_count,
+        local.local_memory_size
+    );
+
+    let kernels = ctx.prepare(TestLibrary::Kernels, &[])?;
+    ensure!(
+        kernels.library_name() == "cts_kernels" && kernels.executable_constant_count() == 0,
+        "Kernels is named '{}' with {} executable constants",
+        kernels.library_name(),
+        kernels.executable_constant_count()
+    );
+    let written: [(&str, usize); 9] = [
+        ("abs", 0),
+        ("write_constants", 0),
+        ("scale_offset", 1),
+        ("negate", 1),
+        ("double", 1),
+        ("workgroup_ids", 0),
+        ("visit", 0),
+        ("tiny", 1),
+        ("copy_via_local_memory", 1),
+    ];
+    for export in kernels.exports() {
+        ensure!(
+            export.binding_flags.len() == export.binding_count as usize,
+            "'{}' has {} bindings and {} binding flags",
+            export.name,
+            export.binding_count,
+            export.binding_flags.len()
+        );
+    }
+    for (name, binding) in written {
+        let export = kernels.export(kernels.lookup_export(name)?)?;
+        ensure!(
+            !export.binding_flags[binding].contains(BindingFlags::READ_ONLY),
+            "'{name}' writes binding {binding}, which it declares read-only"
+        );
+    }
     Ok(())
 }
 
