@@ -18,6 +18,34 @@
 //! Dispatches call exports through the table with wasm32 `environment`, `dispatch_state` and
 //! `workgroup_state` structs built in per-thread scratch memory.
 //!
+//! ## Imports
+//! A module may import only from `env`, and only these; anything else is refused at load, before
+//! any instance exists: a known name of another kind or type with `INCOMPATIBLE`, naming the
+//! import, its type and the type provided (`the module imports env.fmaxf as (func (param f64
+//! f64) (result f64)); this loader provides env.fmaxf as (func (param f32 f32) (result f32))`),
+//! any other import with `UNIMPLEMENTED`, naming its module and field.
+//!
+//! - `memory` (the instance's address space), `__indirect_function_table`, `__memory_base`,
+//!   `__table_base` (immutable i32) and `__stack_pointer` (mutable i32), as above;
+//! - C math functions, which IREE's wasm32 executables import when linked with
+//!   `--allow-undefined`: the calls LLVM's WebAssembly backend makes for floating-point
+//!   operations wasm has no instruction for. f32 forms (f64 forms drop the `f`, same types in
+//!   f64): `fmaxf fminf fmodf powf atan2f` (f32, f32) → f32; `fmaf` (f32, f32, f32) → f32;
+//!   `sinf cosf tanf asinf acosf atanf sinhf coshf tanhf expf exp2f logf log2f log10f roundf`
+//!   and the exact `floorf ceilf truncf rintf nearbyintf roundevenf sqrtf` f32 → f32;
+//!   `ldexpf __powisf2` (f32, i32) → f32 (`ldexp`, `__powidf2` for f64); and the f16 conversions
+//!   `__extendhfsf2`/`__gnu_h2f_ieee` i32 → f32, `__truncsfhf2`/`__gnu_f2h_ieee` f32 → i32 and
+//!   `__truncdfhf2` f64 → i32 (a half in the low 16 bits).
+//!
+//! The math functions are host functions that take and return numbers only: they never see the
+//! instance's memory, so functions that write through pointers (`frexp`, `modf`, `sincos`) are
+//! not provided, nor ones LLVM never calls (`erf`, `cbrt`, `expm1`, `log1p`). Their semantics are
+//! C's, results to the bit those of Rust's `f32`/`f64` methods (the system libm on Linux), with
+//! `fmax`/`fmin` returning the other argument for a NaN and ordering `-0 < +0` (as musl), and f16
+//! conversions rounding to nearest even and quieting NaNs. They are defined once per engine and
+//! linked into each instance by lookup. See `src/math.rs` for how the list was derived from
+//! IREE's and LLVM's sources.
+//!
 //! ## Memory: private address spaces, buffers shown in place
 //! Each instance's linear memory is its own 4 GiB address space (plus a 2 GiB
 //! guard), reserved inaccessible; the compiled code has no bounds checks, and any access to a page
@@ -69,9 +97,11 @@ mod allocator;
 mod bulk_memory;
 mod dylink;
 mod engine;
+mod imports;
 mod inspect;
 mod limits;
 mod linear_memory;
+mod math;
 mod page_ranges;
 mod pool;
 mod runner;

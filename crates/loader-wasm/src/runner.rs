@@ -20,6 +20,7 @@ use wasmtime::{
 use crate::address_space::{AddressSpace, Block, Window};
 use crate::dylink::MemInfo;
 use crate::engine::{budget_checks, budget_ticks, dispatch_budget, engine, memory_module};
+use crate::imports::{math_linker, Import};
 use crate::inspect::Inspection;
 use crate::limits::{limited_store, MAX_TABLE_ELEMENTS};
 use crate::linear_memory::with_space;
@@ -95,7 +96,8 @@ pub(crate) struct Shared {
     /// Its active data segments, checked per instance.
     inspection: Inspection,
     constants: Vec<u32>,
-    imports_stack_pointer: bool,
+    /// Its imports, resolved at load (see [`crate::imports`]).
+    imports: Vec<Import>,
     /// Compiled with budget checks (by `engine(true)`).
     checked: bool,
     library_name: String,
@@ -247,19 +249,22 @@ impl Worker {
             data_start..data_start + data.len() as u64,
         )?;
         let scratch = Scratch::new(&space, &shared.constants)?;
-        let stack = if shared.imports_stack_pointer {
+        let stack = if shared
+            .imports
+            .iter()
+            .any(|i| matches!(i, Import::StackPointer))
+        {
             Some(space.commit(STACK_BYTES)?)
         } else {
             None
         };
         let memory = space_memory(&mut store, &space, shared.checked)?;
         let mut stack_pointer = None;
-        let mut imports = Vec::new();
-        for import in shared.module.imports() {
-            let name = (import.module(), import.name());
-            let external: Extern = match (name, import.ty()) {
-                (("env", "memory"), ExternType::Memory(_)) => memory.into(),
-                (("env", "__indirect_function_table"), ExternType::Table(ty)) => {
+        let mut imports = Vec::with_capacity(shared.imports.len());
+        for (import, resolved) in shared.module.imports().zip(&shared.imports) {
+            let external: Extern = match (*resolved, import.ty()) {
+                (Import::Memory, _) => memory.into(),
+                (Import::Table, ExternType::Table(ty)) => {
                     let minimum = ty.minimum().max(table_slots);
                     if minimum > MAX_TABLE_ELEMENTS as u64 {
                         return Err(invalid(format!(
@@ -274,21 +279,21 @@ impl Worker {
                     .map_err(|e| wasm_error("creating the module's table", e))?
                     .into()
                 }
-                (("env", "__memory_base"), ExternType::Global(_)) => Global::new(
+                (Import::MemoryBase, _) => Global::new(
                     &mut store,
                     GlobalType::new(ValType::I32, Mutability::Const),
                     Val::I32(data.offset() as i32),
                 )
                 .map_err(|e| wasm_error("creating __memory_base", e))?
                 .into(),
-                (("env", "__table_base"), ExternType::Global(_)) => Global::new(
+                (Import::TableBase, _) => Global::new(
                     &mut store,
                     GlobalType::new(ValType::I32, Mutability::Const),
                     Val::I32(table_base as i32),
                 )
                 .map_err(|e| wasm_error("creating __table_base", e))?
                 .into(),
-                (("env", "__stack_pointer"), ExternType::Global(_)) => {
+                (Import::StackPointer, _) => {
                     let stack = stack.as_ref().expect("allocated when imported");
                     let top = stack.offset() + stack.len() as u32;
                     let global = Global::new(
@@ -300,13 +305,11 @@ impl Worker {
                     stack_pointer = Some((global, top));
                     global.into()
                 }
-                ((module, field), _) => {
-                    return Err(status(
-                        StatusCode::Unimplemented,
-                        format!(
-                        "the module imports '{module}.{field}', which this loader does not provide"
-                    ),
-                    ))
+                (Import::Math(function), _) => math_linker(shared.checked)
+                    .get(&mut store, "env", function.name)
+                    .map_err(|e| wasm_error(function.name, e))?,
+                (Import::Table, _) => {
+                    return Err(invalid("the module's table import is not a table"))
                 }
             };
             imports.push(external);
@@ -518,23 +521,13 @@ fn load_here(data: &[u8], constants: &[u32]) -> Result<hal_core::Executable> {
     let checked = budget_checks();
     let module = Module::new(engine(checked), &guarded)
         .map_err(|e| wasm_error("the WebAssembly module does not compile", e))?;
-    if !module
-        .imports()
-        .any(|i| i.module() == "env" && i.name() == "memory")
-    {
-        return Err(invalid(
-            "the module does not import env.memory: its kernels could not see their bindings",
-        ));
-    }
-    let imports_stack_pointer = module
-        .imports()
-        .any(|i| i.module() == "env" && i.name() == "__stack_pointer");
+    let imports = crate::imports::resolve(&module)?;
     let mut shared = Arc::new(Shared {
         module,
         mem_info,
         inspection,
         constants: constants.to_vec(),
-        imports_stack_pointer,
+        imports,
         checked,
         library_name: String::new(),
         export_names: Vec::new(),
