@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use crate::item::{DispatchItem, Item, Once, WorkerContext};
 use crate::pool::PoolShared;
-use crate::region_uses::RegionUses;
+use crate::region_uses::{split_at_conflicts, RegionUses};
 use crate::regions::{region_tiles, Claim, Region, Regions, MAX_REGION_TILES};
 
 /// Regions of at most this many tiles are small: a waiting thread runs them itself.
@@ -63,22 +63,78 @@ fn entry_ref(entry: &BindingTableEntry) -> ResolvedRef<'_> {
 }
 
 /// Splits a program's commands at barriers (and event waits, which CPU drivers treat as
-/// barriers) into region command ranges.
-fn region_boundaries(program: &RecordedCommands) -> Vec<Range<usize>> {
+/// barriers) into region command ranges, and further where two commands of a region would race
+/// with Rust code (see [`crate::region_uses`]).
+fn region_boundaries(
+    program: &RecordedCommands,
+    table: &[Option<BindingTableEntry>],
+) -> Vec<Range<usize>> {
     let mut boundaries = Vec::new();
     let mut start = 0;
+    let close = |range: Range<usize>, boundaries: &mut Vec<Range<usize>>| {
+        if range.len() > 1 {
+            boundaries.extend(split_at_conflicts(range, |index, note| {
+                command_uses(program, &program.commands[index], table, note)
+            }));
+        } else if !range.is_empty() {
+            boundaries.push(range);
+        }
+    };
     for (index, command) in program.commands.iter().enumerate() {
         if matches!(command, Command::Barrier | Command::WaitEvents(_)) {
-            if index > start {
-                boundaries.push(start..index);
-            }
+            close(start..index, &mut boundaries);
             start = index + 1;
         }
     }
-    if program.commands.len() > start {
-        boundaries.push(start..program.commands.len());
-    }
+    close(start..program.commands.len(), &mut boundaries);
     boundaries
+}
+
+/// Calls `note` for every byte range `command` touches and how; references that do not resolve
+/// are skipped (planning reports them).
+fn command_uses(
+    program: &RecordedCommands,
+    command: &Command,
+    table: &[Option<BindingTableEntry>],
+    note: &mut dyn FnMut(&ResolvedRef<'_>, RangeUse),
+) {
+    let mut note_ref = |reference: &hal_local::OwnedRef, usage: RangeUse| {
+        if let Ok(range) = reference.as_ref().resolve(table) {
+            note(&range, usage);
+        }
+    };
+    match command {
+        Command::Fill { target, .. } | Command::Update { target, .. } => {
+            note_ref(target, RangeUse::WRITE)
+        }
+        Command::Copy { source, target } => {
+            note_ref(source, RangeUse::READ);
+            note_ref(target, RangeUse::WRITE);
+        }
+        Command::Dispatch {
+            executable,
+            ordinal,
+            workgroups,
+            bindings,
+            ..
+        } => {
+            if let RecordedWorkgroups::Indirect(parameters) = workgroups {
+                note_ref(parameters, RangeUse::READ);
+            }
+            let Ok(export) = LocalExecutable::from_handle(executable)
+                .and_then(|local| local.export(*ordinal).map(|export| export.views))
+            else {
+                return;
+            };
+            for (binding, reference) in program.bindings[bindings.clone()].iter().enumerate() {
+                note_ref(reference, export.use_of(binding));
+            }
+        }
+        Command::Barrier
+        | Command::WaitEvents(_)
+        | Command::SignalEvent(_)
+        | Command::ResetEvent(_) => {}
+    }
 }
 
 /// Builds a dispatch item from resolved binding pointers and lengths; its workgroups get the
@@ -229,7 +285,7 @@ impl Execution {
                     );
                     return signals.complete(Err(status));
                 };
-                let boundaries = region_boundaries(commands);
+                let boundaries = region_boundaries(commands, &binding_table);
                 let count = boundaries.len();
                 let source = Source::Program {
                     program,

@@ -1,7 +1,7 @@
 //! Command buffers: creation, the recording state machine, categories, submission rules,
 //! binding-table validation, update limits, events, and reuse.
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context as _, Result};
 use hal_core::{
     BufferParams, BufferRef, BufferUsage, CommandBufferMode, CommandBufferParams, CommandCategory,
     FillPattern, StatusCode, Workgroups, MAX_UPDATE_SIZE, WHOLE_BUFFER,
@@ -22,6 +22,7 @@ pub(crate) fn cases() -> Vec<Case> {
         Case::new(SUITE, "submit_unfinished", submit_unfinished),
         Case::new(SUITE, "category", category),
         Case::new(SUITE, "category_dispatch", category_dispatch).exe(),
+        Case::new(SUITE, "transfer_beside_dispatch", transfer_beside_dispatch).exe(),
         Case::new(SUITE, "one_shot_twice", one_shot_twice),
         Case::new(SUITE, "reusable_resubmit", reusable_resubmit),
         Case::new(SUITE, "update_limit", update_limit),
@@ -283,6 +284,52 @@ fn category_dispatch(ctx: &Ctx<'_>) -> Result<()> {
         read_u32(&out)?.iter().all(|&v| v == 0),
         "a rejected dispatch ran"
     );
+    Ok(())
+}
+
+/// A fill of one part of a buffer beside a dispatch that binds all of it, with no barrier
+/// between them: IREE's programs do this (every dispatch binds the whole transient buffer and
+/// offsets compiled into the kernel say which part it touches). Drivers must run it, in whatever
+/// order keeps Rust code from racing with the kernel.
+fn transfer_beside_dispatch(ctx: &Ctx<'_>) -> Result<()> {
+    let kernels = ctx.kernels()?;
+    let out = ctx.buffer(128)?;
+    for params in all_params() {
+        if !params.categories.contains(CommandCategory::ANY) {
+            continue;
+        }
+        out.zero(0, 128)?;
+        let mut command_buffer = ctx.device.create_command_buffer(params)?;
+        command_buffer.begin()?;
+        command_buffer.fill(BufferRef::range(&out, 64, 64), FillPattern::U32(7))?;
+        command_buffer.dispatch(
+            &kernels.exe,
+            kernels.ord("write_constants")?,
+            Workgroups::Static([1, 1, 1]),
+            &[1, 2, 3, 4],
+            &[BufferRef::whole(&out)],
+        )?;
+        command_buffer.copy(
+            BufferRef::range(&out, 0, 16),
+            BufferRef::range(&out, 32, 16),
+        )?;
+        command_buffer.end()?;
+        ctx.submit_and_wait(&command_buffer, &[])
+            .with_context(|| format!("{params:?}"))?;
+        let got = read_u32(&out)?;
+        let mut want = vec![0u32; 32];
+        want[..4].copy_from_slice(&[1, 2, 3, 4]);
+        want[16..].fill(7);
+        // The copy read the dispatch's output or the zeros before it: both are valid orders of a
+        // region without barriers.
+        let copied = &got[8..12];
+        ensure!(
+            copied == [1, 2, 3, 4] || copied == [0, 0, 0, 0],
+            "{params:?}: the copy read {copied:?}"
+        );
+        want[8..12].copy_from_slice(copied);
+        ensure!(got == want, "{params:?}: got {got:?}");
+    }
     Ok(())
 }
 
