@@ -684,13 +684,23 @@ impl Run<'_> {
                     let cb = self.record(&self.program.command_buffers[*command_buffer])?;
                     self.command_buffers[*command_buffer] = Some(cb);
                 }
-                let table: Vec<Option<BufferRef<'_>>> = table
-                    .iter()
-                    .map(|r| Ok(Some(BufferRef::range(self.view(r.view)?, r.offset, r.len))))
-                    .collect::<Result<_, String>>()?;
                 let cb = self.command_buffers[*command_buffer]
                     .as_ref()
                     .expect("recorded");
+                // Slots no command uses may be left empty (IREE's tables have gaps): the even
+                // ones are, so both kinds of unused slot run.
+                let used = cb.slot_requirements();
+                let table: Vec<Option<BufferRef<'_>>> = table
+                    .iter()
+                    .enumerate()
+                    .map(|(slot, r)| {
+                        let unused = used.get(slot).is_none_or(Option::is_none);
+                        if unused && slot % 2 == 0 {
+                            return Ok(None);
+                        }
+                        Ok(Some(BufferRef::range(self.view(r.view)?, r.offset, r.len)))
+                    })
+                    .collect::<Result<_, String>>()?;
                 device.queue_execute(waits, signals, cb, &table).map_err(s)
             }
             Op::HostCall(call) => {
