@@ -42,22 +42,12 @@ pub struct RecordHeader {
 impl RecordHeader {
     /// How errors name this record: its index, kind and (for operations) the operation.
     pub fn describe(&self) -> String {
-        match self.record_type {
-            RecordType::Operation => format!(
-                "record #{} ({} {})",
-                self.index,
-                self.record_type.name(),
-                format::op::name(self.operation)
-            ),
-            RecordType::Object => format!(
-                "record #{} ({} {})",
-                self.index,
-                self.record_type.name(),
-                format::object_type::name(self.object_type)
-            ),
-            RecordType::Unknown(code) => format!("record #{} (unknown type {code})", self.index),
-            other => format!("record #{} ({})", self.index, other.name()),
-        }
+        describe(
+            self.index,
+            self.record_type,
+            self.object_type,
+            self.operation,
+        )
     }
 
     /// `status` with this record named in front of its message.
@@ -66,6 +56,24 @@ impl RecordHeader {
             status.code(),
             format!("{}: {}", self.describe(), status.message()),
         )
+    }
+}
+
+/// How errors name record `index` of kind `record_type`: `record #N (kind)`.
+fn describe(index: usize, record_type: RecordType, object_type: u32, operation: u32) -> String {
+    match record_type {
+        RecordType::Operation => format!(
+            "record #{index} ({} {})",
+            record_type.name(),
+            format::op::name(operation)
+        ),
+        RecordType::Object => format!(
+            "record #{index} ({} {})",
+            record_type.name(),
+            format::object_type::name(object_type)
+        ),
+        RecordType::Unknown(code) => format!("record #{index} (unknown type {code})"),
+        other => format!("record #{index} ({})", other.name()),
     }
 }
 
@@ -81,13 +89,18 @@ pub struct Container {
 impl Container {
     /// Reads the file header and walks the records of `file`, checking every length.
     pub fn parse(file: &[u8]) -> Result<Container> {
-        let mut reader = Reader::new(file, 0);
-        let magic = reader
-            .u32("the file magic")
-            .map_err(|_| not_a_capture(file))?;
-        if magic != FILE_MAGIC {
+        let magic = FILE_MAGIC.to_le_bytes();
+        if !file.starts_with(&magic[..file.len().min(4)]) {
             return Err(not_a_capture(file));
         }
+        if file.len() < FILE_HEADER_LENGTH {
+            return Err(Status::data_loss(format!(
+                "the file is {} bytes, shorter than the {FILE_HEADER_LENGTH}-byte file header \
+                 (truncated)",
+                file.len()
+            )));
+        }
+        let mut reader = Reader::new(&file[magic.len()..], magic.len());
         let version_major = reader.u16("version_major")?;
         let version_minor = reader.u16("version_minor")?;
         if version_major != VERSION_MAJOR {
@@ -108,23 +121,42 @@ impl Container {
         let file_length = reader.u64("file_length")?;
         // Zero means the capture was never closed (the program died); its complete records can
         // still be read, and an incomplete last one is an error below.
-        if file_length != 0 && file_length != file.len() as u64 {
+        if file_length != 0 && file_length < file.len() as u64 {
             return Err(Status::data_loss(format!(
-                "the file header says the capture is {file_length} bytes, but the file has {}{}",
-                file.len(),
-                if file_length > file.len() as u64 {
-                    " (truncated)"
-                } else {
-                    " (bytes after the end)"
-                }
+                "the file header says the capture is {file_length} bytes, but the file has {} \
+                 (bytes after the end)",
+                file.len()
             )));
         }
+        // A file shorter than its header says is cut off: the records say where.
+        let truncated = || {
+            format!(
+                "the file is truncated: its header says {file_length} bytes, but it has {}",
+                file.len()
+            )
+        };
         let mut records = Vec::new();
         let mut offset = header_length;
         while offset < file.len() {
-            let record = parse_record_header(file, offset, records.len())?;
+            let record = parse_record_header(file, offset, records.len()).map_err(|status| {
+                if file_length > file.len() as u64 {
+                    // Whatever the walk found, the file is cut short.
+                    Status::data_loss(format!("{}; {}", truncated(), status.message()))
+                } else {
+                    status
+                }
+            })?;
             offset += RECORD_HEADER_LENGTH + record.payload.length;
             records.push(record);
+        }
+        if file_length > file.len() as u64 {
+            return Err(Status::data_loss(format!(
+                "{}; the file ends after {}, at a record boundary",
+                truncated(),
+                records
+                    .last()
+                    .map_or_else(|| "the file header".to_string(), RecordHeader::describe)
+            )));
         }
         Ok(Container {
             version_minor,
@@ -141,12 +173,31 @@ fn not_a_capture(file: &[u8]) -> Status {
 }
 
 fn parse_record_header(file: &[u8], offset: usize, index: usize) -> Result<RecordHeader> {
-    let name = |what: &str| format!("record #{index} at file offset {offset}: {what}");
-    let mut reader = Reader::new(&file[offset..], offset);
-    let header_bytes = reader
-        .take(RECORD_HEADER_LENGTH as u64, "the record header")
-        .map_err(|status| Status::data_loss(name(status.message())))?;
-    let mut header = Reader::new(header_bytes, offset);
+    let available = file.len() - offset;
+    if available < RECORD_HEADER_LENGTH {
+        // Name the record's kind too when the cut leaves the fields that say it: record_type
+        // (u16 at byte 60), object_type (u32 at 68) and operation_code (u32 at 72).
+        let field = |at: usize, width: usize| {
+            let mut bytes = [0u8; 4];
+            bytes[..width].copy_from_slice(&file[offset + at..offset + at + width]);
+            u32::from_le_bytes(bytes)
+        };
+        let name = if available >= 76 {
+            describe(
+                index,
+                RecordType::from_code(field(60, 2) as u16),
+                field(68, 4),
+                field(72, 4),
+            )
+        } else {
+            format!("record #{index}")
+        };
+        return Err(Status::data_loss(format!(
+            "{name} at file offset {offset}: the file ends {available} bytes into its \
+             {RECORD_HEADER_LENGTH}-byte header"
+        )));
+    }
+    let mut header = Reader::new(&file[offset..offset + RECORD_HEADER_LENGTH], offset);
     let record_length = header.u64("record_length")?;
     let payload_length = header.u64("payload_length")?;
     let sequence = header.u64("sequence_ordinal")?;
@@ -161,6 +212,12 @@ fn parse_record_header(file: &[u8], offset: usize, index: usize) -> Result<Recor
     let object_type = header.u32("object_type")?;
     let operation = header.u32("operation_code")?;
     let status_code = header.u32("status_code")?;
+    let name = |what: &str| {
+        format!(
+            "{} at file offset {offset}: {what}",
+            describe(index, record_type, object_type, operation)
+        )
+    };
     if header_length as usize != RECORD_HEADER_LENGTH {
         return Err(Status::invalid_argument(name(&format!(
             "header_length is {header_length}, not {RECORD_HEADER_LENGTH}"
@@ -177,12 +234,14 @@ fn parse_record_header(file: &[u8], offset: usize, index: usize) -> Result<Recor
             "sequence_ordinal is {sequence}; records must be numbered 0, 1, 2, … in file order"
         ))));
     }
-    let payload = reader
+    let payload_start = offset + RECORD_HEADER_LENGTH;
+    let remaining = file.len() - payload_start;
+    let payload = Reader::new(&file[payload_start..], payload_start)
         .take_range(payload_length, "the payload")
         .map_err(|_| {
             Status::data_loss(name(&format!(
-                "payload_length {payload_length} runs past the end of the file ({} bytes)",
-                file.len()
+                "payload_length is {payload_length}, but the file ends {remaining} bytes into the \
+                 payload"
             )))
         })?;
     Ok(RecordHeader {

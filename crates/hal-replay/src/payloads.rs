@@ -171,7 +171,7 @@ pub(crate) fn fill_pattern(reader: &mut Reader<'_>, length: u64) -> Result<FillP
 
 /// Constants as 32-bit words.
 pub(crate) fn constant_words(bytes: &[u8], what: &str) -> Result<Vec<u32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(Status::invalid_argument(format!(
             "{what} is {} bytes, not a whole number of 32-bit words",
             bytes.len()
