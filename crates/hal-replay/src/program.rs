@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use hal_core::{FillPattern, Result, Status};
+use hal_core::{FillPattern, Result, Status, WHOLE_BUFFER};
 
 use crate::container::{Container, RecordHeader};
 use crate::format::{self, object_type, op, RecordType};
@@ -252,12 +252,28 @@ impl Kind {
             Kind::Event => "event",
         }
     }
+
+    /// The name with its indefinite article: "an executable", "a buffer".
+    fn a(self) -> String {
+        format!("{} {}", article(self.name()), self.name())
+    }
+}
+
+/// The indefinite article for `word`.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// The decoder's view of the objects created so far and the semaphore values reachable.
 #[derive(Default)]
 struct Symbols {
     objects: HashMap<ObjectId, Kind>,
+    /// Every buffer's size in bytes, as the capture created it.
+    buffer_sizes: HashMap<ObjectId, u64>,
     /// The highest value any decoded step signals (or the initial value) per semaphore.
     reachable: HashMap<ObjectId, u64>,
     /// Waits no earlier step reaches, checked again at the end against every signal.
@@ -268,21 +284,55 @@ impl Symbols {
     fn create(&mut self, id: ObjectId, kind: Kind) -> Result<()> {
         if id == 0 {
             return Err(Status::invalid_argument(format!(
-                "creates a {} with id 0, which means no object",
-                kind.name()
+                "creates {} with id 0, which means no object",
+                kind.a()
             )));
         }
         self.objects.insert(id, kind);
         Ok(())
     }
 
+    fn create_buffer(&mut self, id: ObjectId, size: u64) -> Result<()> {
+        self.create(id, Kind::Buffer)?;
+        self.buffer_sizes.insert(id, size);
+        Ok(())
+    }
+
+    /// Checks that bytes `offset..offset + length` (`length` [`WHOLE_BUFFER`]: to the end) of
+    /// buffer `id` exist, and returns how many they are. Host mappings and sub-spans are checked
+    /// so: no damaged length is taken for the size of host memory to set aside.
+    fn require_range(&self, id: ObjectId, offset: u64, length: u64, role: &str) -> Result<u64> {
+        self.require(id, Kind::Buffer, role)?;
+        let size = self.buffer_sizes.get(&id).copied().unwrap_or(0);
+        let end = if length == WHOLE_BUFFER {
+            Some(offset)
+        } else {
+            offset.checked_add(length)
+        };
+        match end {
+            Some(end) if end <= size => Ok(if length == WHOLE_BUFFER {
+                size - offset
+            } else {
+                length
+            }),
+            _ => Err(Status::out_of_range(format!(
+                "{role} covers {} at offset {offset} of buffer {id}, which has {size}",
+                if length == WHOLE_BUFFER {
+                    "the rest".to_string()
+                } else {
+                    format!("{length} bytes")
+                }
+            ))),
+        }
+    }
+
     fn require(&self, id: ObjectId, kind: Kind, role: &str) -> Result<()> {
         match self.objects.get(&id) {
             Some(&found) if found == kind => Ok(()),
             Some(&found) => Err(Status::invalid_argument(format!(
-                "{role} names object {id}, which is a {}, not a {}",
-                found.name(),
-                kind.name()
+                "{role} names object {id}, which is {}, not {}",
+                found.a(),
+                kind.a()
             ))),
             None => Err(Status::not_found(format!(
                 "{role} names {} {id}, which no earlier record created",
@@ -404,7 +454,8 @@ fn decode_object(
             let _allocation_size = reader.u64("allocation_size")?;
             let offset = reader.u64("byte_offset")?;
             let length = reader.u64("byte_length")?;
-            symbols.create(id, Kind::Buffer)?;
+            let size = symbols.require_range(parent, offset, length, "the sub-span")?;
+            symbols.create_buffer(id, size)?;
             Ok(Some(Operation::Subspan {
                 buffer: id,
                 parent,
@@ -417,7 +468,8 @@ fn decode_object(
         _ if symbols.objects.contains_key(&id) => Ok(None),
         _ if record.optional => Ok(None),
         other => Err(Status::unimplemented(format!(
-            "a {} object ({other}) that no operation created cannot be replayed",
+            "{} {} object ({other}) that no operation created cannot be replayed",
+            article(object_type::name(other)),
             object_type::name(other)
         ))),
     }
@@ -502,7 +554,7 @@ fn decode_operation(
         }
         op::ALLOCATOR_ALLOCATE_BUFFER => {
             let request = payloads::allocation_request(reader)?;
-            symbols.create(created, Kind::Buffer)?;
+            symbols.create_buffer(created, request.size)?;
             Operation::AllocateBuffer {
                 buffer: created,
                 request,
@@ -519,6 +571,7 @@ fn decode_operation(
             const READ: u16 = 1;
             const WRITE: u16 = 2;
             if access & READ != 0 && access & WRITE == 0 {
+                symbols.require_range(receiver, offset, length, "the mapping")?;
                 Operation::HostRead {
                     buffer: receiver,
                     offset,
@@ -538,6 +591,7 @@ fn decode_operation(
             let data_length = reader.u64("data_length")?;
             reader.skip(16, "mapping mode, access and reserved fields")?;
             let data = reader.take_range(data_length, "the written bytes")?;
+            symbols.require_range(receiver, offset, data_length, "the write")?;
             Operation::HostWrite {
                 buffer: receiver,
                 offset,
@@ -715,7 +769,7 @@ fn decode_queue(
             let (waits, signals) = (reader.u64("wait_count")?, reader.u64("signal_count")?);
             let lists = payloads::queue_lists(reader, waits, signals)?;
             let buffer = record.related_object_id;
-            symbols.create(buffer, Kind::Buffer)?;
+            symbols.create_buffer(buffer, request.size)?;
             (lists, QueueWork::Alloca { buffer, request })
         }
         op::DEVICE_QUEUE_DEALLOCA => {
