@@ -278,6 +278,17 @@ struct Symbols {
     reachable: HashMap<ObjectId, u64>,
     /// Waits no earlier step reaches, checked again at the end against every signal.
     pending_waits: Vec<(usize, CapturedTimepoint)>,
+    /// Every semaphore's initial value.
+    initial_values: HashMap<ObjectId, u64>,
+    /// Every queue operation's record index, waits and signals, in record order.
+    queue_operations: Vec<QueueDependencies>,
+}
+
+/// What a queue operation waits for and signals.
+struct QueueDependencies {
+    index: usize,
+    waits: Vec<CapturedTimepoint>,
+    signals: Vec<CapturedTimepoint>,
 }
 
 impl Symbols {
@@ -371,7 +382,68 @@ impl Symbols {
             let value = self.reachable.entry(signal.semaphore).or_insert(0);
             *value = (*value).max(signal.value);
         }
+        self.queue_operations.push(QueueDependencies {
+            index,
+            waits: waits.to_vec(),
+            signals: signals.to_vec(),
+        });
         Ok(())
+    }
+
+    /// The first wait (record index and timepoint) of a queue operation that can never run:
+    /// one whose waits are reached in no order of the queue operations, because it waits,
+    /// directly or through others, for its own signals (or for a value nothing signals). A
+    /// replay that submitted it would wait forever.
+    fn first_wait_never_reached(&self) -> Option<(usize, CapturedTimepoint)> {
+        let operations = &self.queue_operations;
+        let mut values = self.initial_values.clone();
+        let reached = |values: &HashMap<ObjectId, u64>, wait: &CapturedTimepoint| {
+            values.get(&wait.semaphore).copied().unwrap_or(0) >= wait.value
+        };
+        // Runs every operation whose waits are reached, raising the values it signals, until
+        // none is left that can run; each wait is looked at once when noted, once when reached.
+        let mut unmet = vec![0usize; operations.len()];
+        let mut waiting: HashMap<ObjectId, Vec<(u64, usize)>> = HashMap::new();
+        let mut ready = Vec::new();
+        for (position, operation) in operations.iter().enumerate() {
+            for wait in operation.waits.iter().filter(|w| !reached(&values, w)) {
+                unmet[position] += 1;
+                waiting
+                    .entry(wait.semaphore)
+                    .or_default()
+                    .push((wait.value, position));
+            }
+            if unmet[position] == 0 {
+                ready.push(position);
+            }
+        }
+        for list in waiting.values_mut() {
+            // Highest value first, so the lowest comes off the end.
+            list.sort_unstable_by_key(|&(value, _)| std::cmp::Reverse(value));
+        }
+        while let Some(position) = ready.pop() {
+            for signal in &operations[position].signals {
+                let value = values.entry(signal.semaphore).or_insert(0);
+                *value = (*value).max(signal.value);
+                let Some(list) = waiting.get_mut(&signal.semaphore) else {
+                    continue;
+                };
+                while let Some(&(needed, waiter)) = list.last() {
+                    if needed > *value {
+                        break;
+                    }
+                    list.pop();
+                    unmet[waiter] -= 1;
+                    if unmet[waiter] == 0 {
+                        ready.push(waiter);
+                    }
+                }
+            }
+        }
+        let position = unmet.iter().position(|&count| count > 0)?;
+        let operation = &operations[position];
+        let wait = operation.waits.iter().find(|w| !reached(&values, w))?;
+        Some((operation.index, *wait))
     }
 }
 
@@ -396,6 +468,20 @@ pub(crate) fn decode(file: &[u8], container: &Container) -> Result<Vec<Step>> {
                 wait.semaphore, wait.value
             ))));
         }
+    }
+    if symbols.pending_waits.is_empty() {
+        // Every wait is reached by earlier records: record order runs them all.
+        return Ok(steps);
+    }
+    if let Some((index, wait)) = symbols.first_wait_never_reached() {
+        return Err(
+            container.records[index].error(Status::failed_precondition(format!(
+            "waits for semaphore {} to reach {}, which only queue operations that can never run \
+             signal: they wait, directly or through others, for this one (a wait cycle; no \
+             replay could finish)",
+            wait.semaphore, wait.value
+        ))),
+        );
     }
     Ok(steps)
 }
@@ -522,6 +608,7 @@ fn decode_operation(
             let initial_value = reader.u64("initial_value")?;
             symbols.create(created, Kind::Semaphore)?;
             symbols.reachable.insert(created, initial_value);
+            symbols.initial_values.insert(created, initial_value);
             Operation::CreateSemaphore {
                 semaphore: created,
                 initial_value,
@@ -871,4 +958,44 @@ fn decode_queue(
         signals: lists.signals,
         work,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(semaphore: ObjectId, value: u64) -> CapturedTimepoint {
+        CapturedTimepoint { semaphore, value }
+    }
+
+    /// Symbols with semaphores 1 and 2 at 0 and `operations` queued, each as (waits, signals).
+    fn queued(operations: &[(&[CapturedTimepoint], &[CapturedTimepoint])]) -> Symbols {
+        let mut symbols = Symbols::default();
+        for semaphore in [1, 2] {
+            symbols.create(semaphore, Kind::Semaphore).unwrap();
+            symbols.initial_values.insert(semaphore, 0);
+        }
+        for (index, (waits, signals)) in operations.iter().enumerate() {
+            symbols.queue(index, waits, signals).unwrap();
+        }
+        symbols
+    }
+
+    #[test]
+    fn a_wait_a_later_record_signals_can_run() {
+        let symbols = queued(&[(&[at(1, 1)], &[at(2, 1)]), (&[], &[at(1, 1)])]);
+        assert_eq!(symbols.first_wait_never_reached(), None);
+    }
+
+    #[test]
+    fn waits_for_their_own_signals_never_run() {
+        let symbols = queued(&[(&[at(1, 1)], &[at(1, 1)])]);
+        assert_eq!(symbols.first_wait_never_reached(), Some((0, at(1, 1))));
+        let symbols = queued(&[
+            (&[], &[at(2, 1)]),
+            (&[at(1, 1), at(2, 1)], &[at(2, 2)]),
+            (&[at(2, 2)], &[at(1, 1)]),
+        ]);
+        assert_eq!(symbols.first_wait_never_reached(), Some((1, at(1, 1))));
+    }
 }
