@@ -73,6 +73,15 @@ pub enum Operation {
         /// What was asked for.
         request: BufferRequest,
     },
+    /// Imports host memory holding captured bytes as a buffer.
+    ImportBuffer {
+        /// The new buffer's id.
+        buffer: ObjectId,
+        /// What was asked for.
+        request: BufferRequest,
+        /// The imported bytes.
+        contents: ByteRange,
+    },
     /// A view of part of another buffer.
     Subspan {
         /// The new buffer's id.
@@ -203,6 +212,8 @@ pub enum QueueWork {
         file_offset: u64,
         /// The range written.
         target: CapturedRef,
+        /// The bytes the read saw, when the capture kept them (files referenced by path).
+        captured: Option<ByteRange>,
     },
     /// A dispatch without a command buffer.
     Dispatch(CapturedDispatch),
@@ -647,6 +658,27 @@ fn decode_operation(
                 request,
             }
         }
+        op::ALLOCATOR_IMPORT_BUFFER => {
+            // Host memory handed to the device (IREE's modules import their constant data this
+            // way when the device accepts it); the capture holds the bytes.
+            let request = payloads::allocation_request(reader)?;
+            let _external_type = reader.u32("external_type")?;
+            let _external_flags = reader.u32("external_flags")?;
+            let length = reader.u64("data_length")?;
+            let contents = reader.take_range(length, "the imported bytes")?;
+            if length != request.size {
+                return Err(Status::invalid_argument(format!(
+                    "imports {length} captured bytes into a {}-byte buffer",
+                    request.size
+                )));
+            }
+            symbols.create_buffer(created, request.size)?;
+            Operation::ImportBuffer {
+                buffer: created,
+                request,
+                contents,
+            }
+        }
         op::BUFFER_MAP_RANGE => {
             symbols.require(receiver, Kind::Buffer, "the mapping")?;
             let offset = reader.u64("byte_offset")?;
@@ -904,15 +936,18 @@ fn decode_queue(
             let target = payloads::buffer_ref(reader, "target_ref")?;
             symbols.require_ref(&target, "the read target", false)?;
             reader.skip(16, "queue affinity and flags")?;
-            let _captured_length = reader.u64("captured_length")?;
+            let captured_length = reader.u64("captured_length")?;
             let (waits, signals) = (reader.u64("wait_count")?, reader.u64("signal_count")?);
             let lists = payloads::queue_lists(reader, waits, signals)?;
+            // With a file referenced by path, the capture keeps the bytes each read saw.
+            let captured = reader.take_range(captured_length, "the bytes the read saw")?;
             (
                 lists,
                 QueueWork::Read {
                     file,
                     file_offset,
                     target,
+                    captured: (captured_length > 0).then_some(captured),
                 },
             )
         }

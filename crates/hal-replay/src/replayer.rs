@@ -143,6 +143,11 @@ impl<'c> Replayer<'c> {
         })
     }
 
+    /// Changes the schedule of later runs.
+    pub fn set_schedule(&mut self, schedule: Schedule) {
+        self.options.schedule = schedule;
+    }
+
     /// The executables as prepared (after substitution), by captured id.
     pub fn executables(&self) -> &HashMap<ObjectId, Executable> {
         &self.executables
@@ -273,6 +278,15 @@ fn direct_range<'a>(
     Ok((target, reference.offset, length))
 }
 
+/// Writes `data` at `offset` of `target` through a mapping that keeps the rest of the range (the
+/// program asked for `WRITE`, not necessarily `DISCARD`).
+fn host_write(target: &Buffer, offset: u64, data: &[u8]) -> Result<()> {
+    target
+        .map_write(offset, data.len() as u64, false)?
+        .copy_from_slice(data);
+    Ok(())
+}
+
 fn buffer_params(request: &BufferRequest) -> BufferParams {
     BufferParams {
         memory_type: MemoryType::from_bits_truncate(request.memory_type),
@@ -368,6 +382,21 @@ impl Session<'_> {
                 self.objects.buffers.insert(*buffer, created);
                 Ok(())
             }
+            Operation::ImportBuffer {
+                buffer,
+                request,
+                contents,
+            } => {
+                // This runtime's import wraps caller memory the caller keeps alive; the replay
+                // owns no such memory, so the buffer is allocated and given the bytes.
+                let mut params = buffer_params(request);
+                params.access |= MemoryAccess::WRITE;
+                params.usage |= BufferUsage::MAPPING;
+                let created = self.device.allocate_buffer(params, request.size)?;
+                host_write(&created, 0, contents.of(self.file))?;
+                self.objects.buffers.insert(*buffer, created);
+                Ok(())
+            }
             Operation::Subspan {
                 buffer: id,
                 parent,
@@ -384,7 +413,11 @@ impl Session<'_> {
                 data,
             } => {
                 self.host_sync()?;
-                buffer(&self.objects.buffers, *id)?.write(*offset, data.of(self.file))
+                host_write(
+                    buffer(&self.objects.buffers, *id)?,
+                    *offset,
+                    data.of(self.file),
+                )
             }
             Operation::HostRead {
                 buffer: id,
@@ -604,9 +637,18 @@ impl Session<'_> {
                 )
             }
             QueueWork::Read {
+                target,
+                captured: Some(data),
+                ..
+            } => {
+                let (target, offset, _) = direct_range(buffers, target)?;
+                device.queue_update(waits, signals, data.of(self.file), target, offset)
+            }
+            QueueWork::Read {
                 file,
                 file_offset,
                 target,
+                captured: None,
             } => {
                 let source = self
                     .objects
