@@ -176,10 +176,11 @@ impl<'c> Replayer<'c> {
                     scope_start = Some(Instant::now());
                 }
                 Operation::ScopeEnd(name) if *name == self.options.timed_scope => {
-                    // The scope's work is done only when the device says so.
+                    // The scope's work is done only when the device says so (work waiting for
+                    // later records is not the scope's).
                     session
                         .in_flight
-                        .wait_all(session.device)
+                        .wait_ready(session.device)
                         .map_err(|status| step.record.error(status))?;
                     if let Some(begun) = scope_start.take() {
                         timed += begun.elapsed();
@@ -309,7 +310,7 @@ struct Session<'r> {
 impl Session<'_> {
     /// Where the pipelined schedule must wait: the captured program waited on the host here.
     fn host_sync(&mut self) -> Result<()> {
-        self.in_flight.wait_all(self.device)
+        self.in_flight.wait_ready(self.device)
     }
 
     fn executable(&self, id: ObjectId) -> Result<&Executable> {
@@ -554,7 +555,7 @@ impl Session<'_> {
     ) -> Result<()> {
         let waits = self.timepoints(captured_waits)?;
         let mut signals = self.timepoints(captured_signals)?;
-        let mut signal_ids: Vec<ObjectId> = captured_signals.iter().map(|s| s.semaphore).collect();
+
         match self.schedule {
             Schedule::Serial => {
                 for (wait, captured) in waits.iter().zip(captured_waits) {
@@ -577,7 +578,6 @@ impl Session<'_> {
         if signals.is_empty() {
             // Nothing would say when this operation is done; the replay needs to know.
             signals.push(self.device.create_semaphore(0)?.at(1));
-            signal_ids.push(0);
         }
         self.submit(&waits, &signals, work)?;
         match self.schedule {
@@ -586,7 +586,7 @@ impl Session<'_> {
                     .wait_semaphores(WaitMode::All, &signals, Timeout::Infinite)
             }
             Schedule::Pipelined => {
-                self.in_flight.submitted(&signal_ids, &signals);
+                self.in_flight.submitted(&waits, &signals);
                 Ok(())
             }
         }

@@ -1,9 +1,7 @@
 //! When the replay waits for the device: after every queue operation, as IREE's replayer does,
 //! or only where the captured program must have waited.
 
-use std::collections::HashMap;
-
-use hal_core::{Device, Result, Semaphore, Timeout, Timepoint, WaitMode};
+use hal_core::{Device, Result, Timeout, Timepoint, WaitMode};
 
 /// How queue operations are paced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -39,40 +37,85 @@ impl Schedule {
     }
 }
 
-/// The signals of submitted work nobody has waited for yet: the highest value per semaphore.
+/// Submitted work nobody has waited for yet: each queue operation's waits and signals.
 #[derive(Default)]
 pub(crate) struct InFlight {
-    signals: HashMap<u64, (Semaphore, u64)>,
+    operations: Vec<Pending>,
+}
+
+struct Pending {
+    waits: Vec<Timepoint>,
+    signals: Vec<Timepoint>,
 }
 
 impl InFlight {
-    /// Notes that submitted work will signal `signals`.
-    pub(crate) fn submitted(&mut self, ids: &[u64], signals: &[Timepoint]) {
-        for (&id, signal) in ids.iter().zip(signals) {
-            let entry = self
-                .signals
-                .entry(id)
-                .or_insert_with(|| (signal.semaphore.clone(), 0));
-            entry.1 = entry.1.max(signal.value);
-        }
+    /// Notes that an operation waiting for `waits` was submitted and will signal `signals`.
+    pub(crate) fn submitted(&mut self, waits: &[Timepoint], signals: &[Timepoint]) {
+        self.operations.push(Pending {
+            waits: waits.to_vec(),
+            signals: signals.to_vec(),
+        });
     }
 
     /// Whether any submitted work may still be running.
     pub(crate) fn is_empty(&self) -> bool {
-        self.signals.is_empty()
+        self.operations.is_empty()
     }
 
-    /// Waits until everything submitted so far is done (or has failed: the first failure).
-    pub(crate) fn wait_all(&mut self, device: &Device) -> Result<()> {
-        if self.signals.is_empty() {
-            return Ok(());
+    /// Waits for every submitted operation that can finish without work not yet submitted (the
+    /// captured program may have submitted an operation whose wait a later record signals; the
+    /// host cannot have waited for that one here), or until one fails.
+    pub(crate) fn wait_ready(&mut self, device: &Device) -> Result<()> {
+        let mut ready = vec![false; self.operations.len()];
+        loop {
+            let mut changed = false;
+            for index in 0..self.operations.len() {
+                if ready[index] {
+                    continue;
+                }
+                let reachable = self.operations[index].waits.iter().all(|wait| {
+                    // A failed semaphore is "reached": waiting on it reports the failure.
+                    wait.semaphore
+                        .query()
+                        .map_or(true, |value| value >= wait.value)
+                        || self.operations.iter().zip(&ready).any(|(other, &ready)| {
+                            ready
+                                && other.signals.iter().any(|signal| {
+                                    signal.semaphore.ptr_eq(&wait.semaphore)
+                                        && signal.value >= wait.value
+                                })
+                        })
+                });
+                if reachable {
+                    ready[index] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
         }
+        let mut timepoints = Vec::new();
+        let mut remaining = Vec::new();
+        for (operation, ready) in self.operations.drain(..).zip(ready) {
+            if ready {
+                timepoints.extend(operation.signals);
+            } else {
+                remaining.push(operation);
+            }
+        }
+        self.operations = remaining;
+        device.wait_semaphores(WaitMode::All, &timepoints, Timeout::Infinite)
+    }
+
+    /// Waits until everything submitted is done (or one operation has failed). Only at the end
+    /// of a run or scope, when every operation the capture signals has been submitted.
+    pub(crate) fn wait_all(&mut self, device: &Device) -> Result<()> {
         let timepoints: Vec<Timepoint> = self
-            .signals
-            .values()
-            .map(|(semaphore, value)| semaphore.at(*value))
+            .operations
+            .drain(..)
+            .flat_map(|operation| operation.signals)
             .collect();
-        self.signals.clear();
         device.wait_semaphores(WaitMode::All, &timepoints, Timeout::Infinite)
     }
 }
