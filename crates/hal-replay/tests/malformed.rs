@@ -874,14 +874,14 @@ fn corpus(valid: &[u8]) -> Vec<Case> {
             lookup.index
         ),
     );
-    // allocator.import_buffer cannot be replayed; a failed call had no effect and is skipped,
-    // without even decoding its payload.
+    // A successful allocator.import_buffer must carry its request and bytes (this one has no
+    // payload); a failed call had no effect and is skipped, without even decoding its payload.
     case(
         "import-buffer",
         operation(lookup, op::ALLOCATOR_IMPORT_BUFFER),
-        "UNIMPLEMENTED",
+        "OUT_OF_RANGE",
         format!(
-            "{}: operation allocator.import_buffer (103) cannot be replayed",
+            "{}: allocation_size needs 8 bytes",
             renamed(lookup, op::ALLOCATOR_IMPORT_BUFFER).describe()
         ),
     );
