@@ -208,7 +208,7 @@ fn a_shared_view_never_changes_under_a_fill() {
 }
 
 /// In one command buffer region, dispatches writing disjoint ranges of one buffer run (and run
-/// concurrently on local-task); overlapping ones are refused naming the commands.
+/// concurrently on local-task); overlapping ones run one after the other (the region is split).
 #[test]
 fn one_region_may_write_disjoint_ranges_of_one_buffer() {
     for uri in [
@@ -253,7 +253,9 @@ fn one_region_may_write_disjoint_ranges_of_one_buffer() {
         );
     }
 
-    // Overlapping writers in one region race on local-task: refused.
+    // Overlapping writers in one region would race on local-task: the region is split before
+    // the second (as if the program had a barrier there), so they run one after the other and
+    // never at the same time.
     let (device, stamp) = setup("local-task");
     let buffer = device
         .allocate_buffer(BufferParams::default(), (4 * TILE * 4) as u64)
@@ -278,7 +280,10 @@ fn one_region_may_write_disjoint_ranges_of_one_buffer() {
     device
         .queue_execute(&[], &[done.at(1)], &commands, &[])
         .unwrap();
-    let status = wait(&done).unwrap_err();
-    assert_eq!(status.code(), StatusCode::FailedPrecondition, "{status}");
-    assert!(status.message().contains("commands 0 and 1"), "{status}");
+    wait(&done).unwrap_or_else(|s| panic!("overlapping writers in one region: {s}"));
+    let values = buffer.read_elements::<u32>(0, 4 * TILE).unwrap();
+    assert!(
+        values.iter().all(|&v| v == 8),
+        "the second writer ran before or beside the first: {values:?}"
+    );
 }
