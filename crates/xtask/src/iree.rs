@@ -8,6 +8,11 @@ use anyhow::{ensure, Context as _, Result};
 
 const IREE_PACKAGES: &[&str] = &["iree-base-compiler==3.13.0", "iree-base-runtime==3.13.0"];
 
+/// What the replay fixtures need beside IREE: the ONNX light model zoo and reference outputs
+/// (`onnx`; `iree-import-onnx` needs it too), onnxruntime (the random-weight network's check)
+/// and wasmtime (reading the wasm32 substitutes' export tables).
+const FIXTURE_PACKAGES: &[&str] = &["onnx==1.23.2", "onnxruntime==1.32.0", "wasmtime==50.0.1"];
+
 /// The `bin` directory of the IREE virtual environment, installing IREE if it is missing.
 pub(crate) fn iree_bin() -> Result<PathBuf> {
     let venv = crate::workspace_root().join(".venv-iree");
@@ -20,6 +25,31 @@ pub(crate) fn iree_bin() -> Result<PathBuf> {
     run(Command::new(bin.join("pip"))
         .args(["install", "--quiet"])
         .args(IREE_PACKAGES))?;
+    Ok(bin)
+}
+
+/// [`iree_bin`], with [`FIXTURE_PACKAGES`] installed into the environment if they are missing.
+pub(crate) fn iree_fixture_bin() -> Result<PathBuf> {
+    let bin = iree_bin()?;
+    let checks: Vec<String> = FIXTURE_PACKAGES
+        .iter()
+        .filter_map(|p| p.split_once("=="))
+        .map(|(name, version)| format!("version('{name}') == '{version}'"))
+        .collect();
+    let check = format!(
+        "from importlib.metadata import version; import sys; sys.exit(0 if {} else 1)",
+        checks.join(" and ")
+    );
+    let installed = Command::new(bin.join("python"))
+        .args(["-c", &check])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        println!("xtask: installing {FIXTURE_PACKAGES:?} into the IREE environment");
+        run(Command::new(bin.join("pip"))
+            .args(["install", "--quiet"])
+            .args(FIXTURE_PACKAGES))?;
+    }
     Ok(bin)
 }
 
