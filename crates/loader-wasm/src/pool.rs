@@ -12,7 +12,15 @@
 //! An allocation is a page-aligned range of one segment; the host reaches it through the view, an
 //! instance through a window (see [`crate::address_space`]). Freeing punches the range out of the
 //! file, which returns its memory to the system, unmaps its pages from every window that still
-//! shows them and makes it read as zero when handed out again. Views are excluded from `fork`
+//! shows them and makes it read as zero when handed out again.
+//!
+//! Except for small ones: programs allocate and free the same sizes over and over (IREE's
+//! programs do it on every call), and punching a range out and faulting fresh zero pages in
+//! again costs system calls and a fault per page each time. A freed allocation of at most
+//! [`RECYCLE_MAX_BYTES`] is kept (up to [`RECYCLE_BUDGET_BYTES`] in all) and handed out again for
+//! the same size, zeroed through the host's view. Windows of other instances may still show its
+//! pages, but no kernel reaches them: before each run an instance's windows are made to match the
+//! run's bindings exactly ([`crate::runner`]), and no wasm code runs between runs. Views are excluded from `fork`
 //! children (`MADV_DONTFORK`), so a child never writes into the parent's buffers through shared
 //! pages. Segments are never removed: their views stay valid for the life of the process.
 
@@ -33,6 +41,17 @@ pub(crate) const SEGMENT_BYTES: usize = 256 << 30;
 pub(crate) const MAX_SEGMENTS: usize = 64;
 /// Host page size.
 pub(crate) const PAGE: usize = 4096;
+/// The largest freed allocation kept for reuse; larger ones are punched out at once.
+pub(crate) const RECYCLE_MAX_BYTES: usize = 4 << 20;
+/// The most bytes kept for reuse in all; beyond it frees punch their range out.
+pub(crate) const RECYCLE_BUDGET_BYTES: usize = 64 << 20;
+
+/// Freed allocations kept for reuse, by length.
+#[derive(Default)]
+struct Recycled {
+    by_len: std::collections::HashMap<usize, Vec<usize>>,
+    bytes: usize,
+}
 
 /// One memory file and the host's view of it.
 struct Segment {
@@ -61,6 +80,8 @@ pub(crate) struct Pool {
     grow: Mutex<()>,
     /// Size of segments added for allocations that fit one.
     segment_bytes: usize,
+    /// Small freed allocations kept for reuse (see the module documentation).
+    recycled: Mutex<Recycled>,
 }
 
 // SAFETY: every view is a fixed shared mapping owned by its segment for the life of the pool; the
@@ -139,6 +160,7 @@ impl Pool {
             count: AtomicUsize::new(0),
             grow: Mutex::new(()),
             segment_bytes,
+            recycled: Mutex::new(Recycled::default()),
         };
         let _ = pool.segments[0].set(Segment::create(segment_bytes)?);
         pool.count.store(1, Ordering::Release);
@@ -170,6 +192,9 @@ impl Pool {
     /// segment has room and no segment can be added.
     pub(crate) fn allocate(&self, size: usize) -> Option<NonNull<u8>> {
         let len = round_up(size.max(1), PAGE)?;
+        if let Some(ptr) = self.reuse(len) {
+            return Some(ptr);
+        }
         if let Some(ptr) = self.segments().find_map(|s| s.take(len)) {
             return Some(ptr);
         }
@@ -196,6 +221,18 @@ impl Pool {
     /// it any more.
     pub(crate) unsafe fn free(&self, ptr: NonNull<u8>, size: usize) {
         let len = round_up(size.max(1), PAGE).expect("the size fit when allocated");
+        if len <= RECYCLE_MAX_BYTES {
+            let mut recycled = self.recycled.lock();
+            if recycled.bytes + len <= RECYCLE_BUDGET_BYTES {
+                recycled.bytes += len;
+                recycled
+                    .by_len
+                    .entry(len)
+                    .or_default()
+                    .push(ptr.as_ptr() as usize);
+                return;
+            }
+        }
         let Some((segment, offset)) = self
             .segments()
             .find_map(|s| s.offset_of(ptr.as_ptr()).map(|o| (s, o)))
@@ -219,6 +256,24 @@ impl Pool {
             return;
         }
         segment.free.lock().give(offset, len);
+    }
+
+    /// A kept allocation of exactly `len` bytes, zeroed, if there is one.
+    fn reuse(&self, len: usize) -> Option<NonNull<u8>> {
+        if len > RECYCLE_MAX_BYTES {
+            return None;
+        }
+        let address = {
+            let mut recycled = self.recycled.lock();
+            let address = recycled.by_len.get_mut(&len)?.pop()?;
+            recycled.bytes -= len;
+            address
+        };
+        let ptr = NonNull::new(address as *mut u8)?;
+        // SAFETY: a freed pool allocation of `len` bytes, now handed out again and so owned by
+        // this call alone; the host's view maps it read-write.
+        unsafe { ptr.as_ptr().write_bytes(0, len) };
+        Some(ptr)
     }
 
     /// Where `[ptr, ptr + len)` lies if the whole range is in one segment of the pool.
@@ -258,7 +313,7 @@ mod tests {
         assert_eq!(pool.locate(overflow.as_ptr(), PAGE).unwrap().segment, 2);
         // SAFETY: each allocation is freed once with its size and is not used any more.
         unsafe {
-            // Freed memory reads as zero when handed out again.
+            // Freed memory reads as zero when handed out again (kept for reuse, and zeroed).
             small.as_ptr().write(7);
             pool.free(small, PAGE);
             let again = pool.allocate(PAGE).unwrap();
@@ -273,6 +328,38 @@ mod tests {
             ] {
                 pool.free(ptr, len);
             }
+        }
+    }
+
+    #[test]
+    fn small_frees_are_reused_zeroed_and_the_budget_is_kept() {
+        let pool = Pool::new(RECYCLE_BUDGET_BYTES + 64 * PAGE).unwrap();
+        // SAFETY: each allocation is freed once with its size and is not used after.
+        unsafe {
+            let first = pool.allocate(3 * PAGE).unwrap();
+            first.as_ptr().write_bytes(0xAB, 3 * PAGE);
+            pool.free(first, 3 * PAGE);
+            // Another size does not take it; the same size does, zeroed.
+            let other = pool.allocate(2 * PAGE).unwrap();
+            assert_ne!(other, first);
+            let again = pool.allocate(3 * PAGE - 5).unwrap();
+            assert_eq!(again, first);
+            assert!((0..3 * PAGE).all(|i| again.as_ptr().add(i).read() == 0));
+            pool.free(again, 3 * PAGE);
+            pool.free(other, 2 * PAGE);
+            assert_eq!(pool.recycled.lock().bytes, 5 * PAGE);
+            // Larger allocations are punched out at once.
+            let large = pool.allocate(RECYCLE_MAX_BYTES + PAGE).unwrap();
+            pool.free(large, RECYCLE_MAX_BYTES + PAGE);
+            assert_eq!(pool.recycled.lock().bytes, 5 * PAGE);
+            // Past the budget, frees punch too.
+            let many: Vec<_> = (0..RECYCLE_BUDGET_BYTES / RECYCLE_MAX_BYTES + 1)
+                .map(|_| pool.allocate(RECYCLE_MAX_BYTES).unwrap())
+                .collect();
+            for ptr in many {
+                pool.free(ptr, RECYCLE_MAX_BYTES);
+            }
+            assert!(pool.recycled.lock().bytes <= RECYCLE_BUDGET_BYTES);
         }
     }
 }
