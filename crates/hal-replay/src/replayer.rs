@@ -2,7 +2,7 @@
 //! objects, each operation through the public HAL API, the schedule's waits, scope timing and
 //! the results the program reads.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use hal_core::{
@@ -17,6 +17,11 @@ use crate::payloads::{BufferRequest, CapturedDispatch, CapturedRef, CapturedTime
 use crate::program::{Command, Operation, QueueWork, Step};
 use crate::schedule::{InFlight, Schedule};
 use crate::substitution::{check_shape, ExportShape, Substitute};
+
+/// Captured ids to this runtime's objects. Ids are small integers the replay looks up for
+/// every operand, so a fast non-cryptographic hash (the ids come from the capture, but a
+/// collision costs only time) beats SipHash here.
+type IdMap<T> = rustc_hash::FxHashMap<ObjectId, T>;
 
 /// How to replay a capture.
 #[derive(Clone, Debug)]
@@ -72,7 +77,7 @@ pub struct Replayer<'c> {
     capture: &'c Capture,
     device: Device,
     options: ReplayOptions,
-    executables: HashMap<ObjectId, Executable>,
+    executables: IdMap<Executable>,
 }
 
 impl<'c> Replayer<'c> {
@@ -84,7 +89,7 @@ impl<'c> Replayer<'c> {
         options: ReplayOptions,
     ) -> Result<Replayer<'c>> {
         let cache = device.create_executable_cache()?;
-        let mut executables = HashMap::new();
+        let mut executables = IdMap::default();
         let mut index = 0;
         for step in capture.steps() {
             if let Operation::PrepareExecutable {
@@ -148,9 +153,9 @@ impl<'c> Replayer<'c> {
         self.options.schedule = schedule;
     }
 
-    /// The executables as prepared (after substitution), by captured id.
-    pub fn executables(&self) -> &HashMap<ObjectId, Executable> {
-        &self.executables
+    /// The executable prepared (after substitution) for captured executable `id`.
+    pub fn executable(&self, id: ObjectId) -> Option<&Executable> {
+        self.executables.get(&id)
     }
 
     /// Replays the whole capture once on fresh objects and returns what the program read.
@@ -163,7 +168,7 @@ impl<'c> Replayer<'c> {
             objects: Objects::default(),
             in_flight: InFlight::default(),
             outputs: Vec::new(),
-            output_index: HashMap::new(),
+            output_index: IdMap::default(),
         };
         let start = Instant::now();
         let mut timed = Duration::ZERO;
@@ -221,13 +226,13 @@ fn prepare(
 /// This runtime's objects for the captured ids of one run.
 #[derive(Default)]
 struct Objects {
-    buffers: HashMap<ObjectId, Buffer>,
-    semaphores: HashMap<ObjectId, Semaphore>,
-    command_buffers: HashMap<ObjectId, CommandBuffer>,
-    inline_command_buffers: HashMap<ObjectId, bool>,
-    events: HashMap<ObjectId, Event>,
+    buffers: IdMap<Buffer>,
+    semaphores: IdMap<Semaphore>,
+    command_buffers: IdMap<CommandBuffer>,
+    inline_command_buffers: IdMap<bool>,
+    events: IdMap<Event>,
     /// Imported files, as buffers holding their captured contents.
-    files: HashMap<ObjectId, Buffer>,
+    files: IdMap<Buffer>,
 }
 
 fn missing(kind: &str, id: ObjectId) -> Status {
@@ -236,12 +241,12 @@ fn missing(kind: &str, id: ObjectId) -> Status {
     ))
 }
 
-fn buffer(buffers: &HashMap<ObjectId, Buffer>, id: ObjectId) -> Result<&Buffer> {
+fn buffer(buffers: &IdMap<Buffer>, id: ObjectId) -> Result<&Buffer> {
     buffers.get(&id).ok_or_else(|| missing("buffer", id))
 }
 
 fn buffer_ref<'a>(
-    buffers: &'a HashMap<ObjectId, Buffer>,
+    buffers: &'a IdMap<Buffer>,
     reference: &CapturedRef,
 ) -> Result<BufferRef<'a>> {
     if reference.buffer == 0 {
@@ -260,7 +265,7 @@ fn buffer_ref<'a>(
 
 /// A direct reference resolved to its buffer, offset and length (never [`WHOLE_BUFFER`]).
 fn direct_range<'a>(
-    buffers: &'a HashMap<ObjectId, Buffer>,
+    buffers: &'a IdMap<Buffer>,
     reference: &CapturedRef,
 ) -> Result<(&'a Buffer, u64, u64)> {
     let target = buffer(buffers, reference.buffer)?;
@@ -299,12 +304,12 @@ fn buffer_params(request: &BufferRequest) -> BufferParams {
 struct Session<'r> {
     device: &'r Device,
     file: &'r [u8],
-    executables: &'r HashMap<ObjectId, Executable>,
+    executables: &'r IdMap<Executable>,
     schedule: Schedule,
     objects: Objects,
     in_flight: InFlight,
     outputs: Vec<Output>,
-    output_index: HashMap<ObjectId, usize>,
+    output_index: IdMap<usize>,
 }
 
 impl Session<'_> {
@@ -715,7 +720,7 @@ fn options(dispatch: &CapturedDispatch) -> DispatchOptions {
 }
 
 fn dispatch_arguments<'a>(
-    buffers: &'a HashMap<ObjectId, Buffer>,
+    buffers: &'a IdMap<Buffer>,
     dispatch: &CapturedDispatch,
 ) -> Result<(Workgroups<'a>, Vec<BufferRef<'a>>)> {
     let workgroups = match &dispatch.indirect_count {

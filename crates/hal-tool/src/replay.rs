@@ -89,6 +89,9 @@ pub fn replay(args: &[String]) -> Result<bool> {
         let run = replayer
             .run()
             .with_context(|| format!("run {} of {}", repetition + 1, args.repetitions))?;
+        if args.repetitions <= 10 {
+            println!("run {}: {}", repetition + 1, millis(run.timed));
+        }
         times.push(run.timed);
         last = Some(run);
     }
@@ -152,7 +155,7 @@ pub fn replay(args: &[String]) -> Result<bool> {
 }
 
 fn millis(duration: Duration) -> String {
-    format!("{:.3} ms", duration.as_secs_f64() * 1e3)
+    format!("{:.4} ms", duration.as_secs_f64() * 1e3)
 }
 
 fn parse_tolerance(text: &str) -> Result<Tolerance> {
