@@ -87,7 +87,7 @@ impl Capture {
                 } => summary.dispatches += 1,
                 Operation::Queue { work, .. } => {
                     summary.queue_operations += 1;
-                    if matches!(work, QueueWork::Dispatch(_)) {
+                    if matches!(work, QueueWork::Command(program::Command::Dispatch(_))) {
                         summary.dispatches += 1;
                     }
                 }

@@ -183,27 +183,9 @@ pub enum QueueWork {
     },
     /// Frees a queue-allocated buffer in queue order.
     Dealloca(ObjectId),
-    /// Fills a range.
-    Fill {
-        /// The range.
-        target: CapturedRef,
-        /// The pattern.
-        pattern: FillPattern,
-    },
-    /// Writes captured bytes into a range.
-    Update {
-        /// The range.
-        target: CapturedRef,
-        /// The bytes.
-        data: ByteRange,
-    },
-    /// Copies one range into another.
-    Copy {
-        /// Where from.
-        source: CapturedRef,
-        /// Where to.
-        target: CapturedRef,
-    },
+    /// A fill, update, copy or dispatch submitted on its own (never a barrier or an event
+    /// command): the same commands a command buffer records, with direct references only.
+    Command(Command),
     /// Reads a captured file's bytes into a range.
     Read {
         /// The file.
@@ -215,8 +197,6 @@ pub enum QueueWork {
         /// The bytes the read saw, when the capture kept them (files referenced by path).
         captured: Option<ByteRange>,
     },
-    /// A dispatch without a command buffer.
-    Dispatch(CapturedDispatch),
     /// Runs a command buffer with a binding table, or (without one) only waits and signals.
     Execute {
         /// The command buffer, if any.
@@ -907,7 +887,7 @@ fn decode_queue(
             let pattern_length = reader.u64("pattern_length")?;
             let lists = payloads::queue_lists(reader, waits, signals)?;
             let pattern = payloads::fill_pattern(reader, pattern_length)?;
-            (lists, QueueWork::Fill { target, pattern })
+            (lists, QueueWork::Command(Command::Fill { target, pattern }))
         }
         op::DEVICE_QUEUE_UPDATE => {
             let target = payloads::buffer_ref(reader, "target_ref")?;
@@ -917,7 +897,7 @@ fn decode_queue(
             let (waits, signals) = (reader.u64("wait_count")?, reader.u64("signal_count")?);
             let lists = payloads::queue_lists(reader, waits, signals)?;
             let data = reader.take_range(data_length, "the update's bytes")?;
-            (lists, QueueWork::Update { target, data })
+            (lists, QueueWork::Command(Command::Update { target, data }))
         }
         op::DEVICE_QUEUE_COPY => {
             let source = payloads::buffer_ref(reader, "source_ref")?;
@@ -927,7 +907,7 @@ fn decode_queue(
             reader.skip(16, "queue affinity and flags")?;
             let (waits, signals) = (reader.u64("wait_count")?, reader.u64("signal_count")?);
             let lists = payloads::queue_lists(reader, waits, signals)?;
-            (lists, QueueWork::Copy { source, target })
+            (lists, QueueWork::Command(Command::Copy { source, target }))
         }
         op::DEVICE_QUEUE_READ => {
             let file = reader.u64("source_file_id")?;
@@ -954,7 +934,7 @@ fn decode_queue(
         op::DEVICE_QUEUE_DISPATCH => {
             let (dispatch, lists) = payloads::dispatch(reader)?;
             check_dispatch(&dispatch, symbols, false)?;
-            (lists, QueueWork::Dispatch(dispatch))
+            (lists, QueueWork::Command(Command::Dispatch(dispatch)))
         }
         _ => {
             let command_buffer = reader.u64("command_buffer_id")?;

@@ -245,10 +245,7 @@ fn buffer(buffers: &IdMap<Buffer>, id: ObjectId) -> Result<&Buffer> {
     buffers.get(&id).ok_or_else(|| missing("buffer", id))
 }
 
-fn buffer_ref<'a>(
-    buffers: &'a IdMap<Buffer>,
-    reference: &CapturedRef,
-) -> Result<BufferRef<'a>> {
+fn buffer_ref<'a>(buffers: &'a IdMap<Buffer>, reference: &CapturedRef) -> Result<BufferRef<'a>> {
     if reference.buffer == 0 {
         return Ok(BufferRef::slot(
             reference.slot,
@@ -620,15 +617,15 @@ impl Session<'_> {
                     .ok_or_else(|| missing("buffer", *id))?;
                 device.queue_dealloca(waits, signals, &target)
             }
-            QueueWork::Fill { target, pattern } => {
+            QueueWork::Command(Command::Fill { target, pattern }) => {
                 let (target, offset, length) = direct_range(buffers, target)?;
                 device.queue_fill(waits, signals, target, offset, length, *pattern)
             }
-            QueueWork::Update { target, data } => {
+            QueueWork::Command(Command::Update { target, data }) => {
                 let (target, offset, _) = direct_range(buffers, target)?;
                 device.queue_update(waits, signals, data.of(self.file), target, offset)
             }
-            QueueWork::Copy { source, target } => {
+            QueueWork::Command(Command::Copy { source, target }) => {
                 let (source, source_offset, length) = direct_range(buffers, source)?;
                 let (target, target_offset, _) = direct_range(buffers, target)?;
                 device.queue_copy(
@@ -671,7 +668,7 @@ impl Session<'_> {
                     length,
                 )
             }
-            QueueWork::Dispatch(dispatch) => {
+            QueueWork::Command(Command::Dispatch(dispatch)) => {
                 let executable = self.executable(dispatch.executable)?;
                 let (workgroups, bindings) = dispatch_arguments(buffers, dispatch)?;
                 device.queue_dispatch_with(
@@ -685,6 +682,14 @@ impl Session<'_> {
                     options(dispatch),
                 )
             }
+            QueueWork::Command(
+                Command::Barrier
+                | Command::SignalEvent(_)
+                | Command::ResetEvent(_)
+                | Command::WaitEvents(_),
+            ) => Err(Status::invalid_argument(
+                "a barrier or event command submitted to the queue on its own",
+            )),
             QueueWork::Execute {
                 command_buffer: None,
                 ..

@@ -1094,7 +1094,7 @@ fn dispatches(capture: &Capture) -> Vec<&CapturedDispatch> {
                 ..
             }
             | Operation::Queue {
-                work: QueueWork::Dispatch(dispatch),
+                work: QueueWork::Command(hal_replay::Command::Dispatch(dispatch)),
                 ..
             } => Some(dispatch),
             _ => None,
@@ -1209,7 +1209,7 @@ fn program_key(capture: &Capture) -> String {
                 ..
             }
             | Operation::Queue {
-                work: QueueWork::Update { data, .. },
+                work: QueueWork::Command(hal_replay::Command::Update { data, .. }),
                 ..
             } => data,
             _ => continue,
