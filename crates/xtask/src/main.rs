@@ -16,6 +16,7 @@
 mod bench;
 mod bench_kernels;
 mod bench_replay;
+mod chain_program;
 mod ci;
 mod cts;
 mod fixtures;
