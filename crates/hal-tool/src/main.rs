@@ -1,242 +1,113 @@
-//! `hal-tool`: what this build of the runtime contains, and the sample workload on every driver.
+//! `hal-tool`: what this build of the runtime contains, the sample workload on every driver,
+//! executables inspected, and IREE captures replayed.
 //!
 //! ```text
-//! hal-tool [list | run] [--device URI]... [--repetitions N]
+//! hal-tool                      list, then the sample workload on every driver
+//! hal-tool list                 drivers (with their URI parameters), loaders, formats
+//! hal-tool sample [--device URI]... [--repetitions N]
+//! hal-tool inspect FILE [--format F]
 //! hal-tool replay CAPTURE [--device URI] [--executables FORMAT|DIR] [--schedule serial|pipelined]
 //!                 [--repetitions N] [--outputs DIR] [--expect DIR] [--tolerance ATOL,RTOL]
 //! ```
-//! With no command it lists, then runs: an elementwise add of 1,048,576 floats and a
-//! 512×512×512 f32 matmul, on every registered driver's default device (or the given URIs),
-//! each checked against a reference computed on the host, with median timings.
+//! Exit codes: 0 success, 1 an error (printed, naming what was wrong), 2 a bad command line,
+//! 3 replayed results that differ from the expected ones.
 
+mod inspect;
 mod replay;
+mod sample;
 
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
 
-use anyhow::{bail, ensure, Context, Result};
-use hal::{BufferParams, BufferRef, Device, Executable, ExecutableParams, Workgroups};
-use sample_kernels::{
-    matmul_constants, ADD_ELEMENTS_PER_WORKGROUP, LIBRARY_NAME, MATMUL_ROWS_PER_WORKGROUP,
-};
+use anyhow::{ensure, Result};
+use clap::{Args, Parser, Subcommand};
 
-const ADD_ELEMENTS: usize = 1 << 20;
-const MATMUL_SIZE: u32 = 512;
-const WAIT: Duration = Duration::from_secs(60);
-
-struct Options {
-    list: bool,
-    run: bool,
-    devices: Vec<String>,
-    repetitions: usize,
+/// What this runtime contains, its sample workload, executables and IREE captures.
+#[derive(Parser, Debug)]
+#[command(name = "hal-tool", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn parse_options() -> Result<Options> {
-    let mut options = Options {
-        list: true,
-        run: true,
-        devices: Vec::new(),
-        repetitions: 10,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "list" => options.run = false,
-            "run" => options.list = false,
-            "--device" => options
-                .devices
-                .push(args.next().context("--device needs a URI")?),
-            "--repetitions" => {
-                let value = args.next().context("--repetitions needs a number")?;
-                options.repetitions = value
-                    .parse()
-                    .with_context(|| format!("bad --repetitions '{value}'"))?;
-                ensure!(options.repetitions > 0, "--repetitions must be at least 1");
-            }
-            "-h" | "--help" => {
-                println!("usage: hal-tool [list | run] [--device URI]... [--repetitions N]");
-                println!("       hal-tool replay CAPTURE [options] (hal-tool replay --help)");
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument '{other}' (try --help)"),
-        }
-    }
-    Ok(options)
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Drivers (with their device URI parameters), executable loaders and formats compiled in.
+    List,
+    /// The sample workload (1M-float add, 512³ matmul) on devices, checked against a reference.
+    Sample(SampleArgs),
+    /// An executable file's format, library name and exports.
+    Inspect(inspect::InspectArgs),
+    /// Runs an IREE HAL capture (`iree-run-module --device_replay_output=F.ireereplay`).
+    Replay(replay::ReplayArgs),
+}
+
+#[derive(Args, Debug, Default)]
+struct SampleArgs {
+    /// A device URI; every registered driver's default device when none is given.
+    #[arg(long = "device")]
+    devices: Vec<String>,
+    /// Timed repetitions of each kernel.
+    #[arg(long, default_value_t = 10)]
+    repetitions: usize,
 }
 
 fn list() {
     println!("drivers: {}", hal::registered_driver_names().join(", "));
     for registration in hal::registered_drivers() {
         println!("  {:<12} {}", registration.name, registration.description);
+        if let Ok(driver) = hal::Driver::create(registration.name) {
+            for parameter in driver.parameters() {
+                println!("      ?{}=  {}", parameter.name, parameter.description);
+            }
+        }
     }
     println!("loaders: {}", hal::registered_loader_names().join(", "));
     println!("formats: {}", hal::registered_formats().join(", "));
 }
 
-/// Deterministic inputs in [-1, 1).
-fn inputs(count: usize, seed: u32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..count)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-/// Runs `dispatch` `repetitions` times and returns the median wall time.
-fn time(repetitions: usize, mut dispatch: impl FnMut() -> Result<()>) -> Result<Duration> {
-    dispatch()?; // warm-up
-    let mut samples = Vec::with_capacity(repetitions);
-    for _ in 0..repetitions {
-        let start = Instant::now();
-        dispatch()?;
-        samples.push(start.elapsed());
-    }
-    samples.sort();
-    Ok(samples[samples.len() / 2])
-}
-
-fn dispatch_and_wait(
-    device: &Device,
-    executable: &Executable,
-    export: u32,
-    count: u32,
-    constants: &[u32],
-    bindings: &[BufferRef<'_>],
-) -> Result<()> {
-    let done = device.create_semaphore(0)?;
-    device.queue_dispatch(
-        &[],
-        &[done.at(1)],
-        executable,
-        export,
-        Workgroups::Static([count, 1, 1]),
-        constants,
-        bindings,
-    )?;
-    done.wait(1, WAIT)?;
-    Ok(())
-}
-
-fn run_add(device: &Device, executable: &Executable, repetitions: usize) -> Result<Duration> {
-    let export = executable.lookup_export("add")?;
-    let (a, b) = (inputs(ADD_ELEMENTS, 1), inputs(ADD_ELEMENTS, 2));
-    let bytes = (ADD_ELEMENTS * 4) as u64;
-    let [a_buffer, b_buffer, out] =
-        [0, 1, 2].map(|_| device.allocate_buffer(BufferParams::default(), bytes));
-    let (a_buffer, b_buffer, out) = (a_buffer?, b_buffer?, out?);
-    a_buffer.write_elements(0, &a)?;
-    b_buffer.write_elements(0, &b)?;
-    let workgroups = (ADD_ELEMENTS / ADD_ELEMENTS_PER_WORKGROUP) as u32;
-    let bindings = [
-        BufferRef::whole(&a_buffer),
-        BufferRef::whole(&b_buffer),
-        BufferRef::whole(&out),
-    ];
-    let median = time(repetitions, || {
-        dispatch_and_wait(device, executable, export, workgroups, &[], &bindings)
-    })?;
-    let result = out.read_elements::<f32>(0, ADD_ELEMENTS)?;
-    for (i, ((x, y), r)) in a.iter().zip(&b).zip(&result).enumerate() {
-        ensure!(x + y == *r, "add element {i}: {x} + {y} gave {r}");
-    }
-    Ok(median)
-}
-
-fn run_matmul(device: &Device, executable: &Executable, repetitions: usize) -> Result<Duration> {
-    let export = executable.lookup_export("matmul")?;
-    let n = MATMUL_SIZE as usize;
-    let (a, b) = (inputs(n * n, 3), inputs(n * n, 4));
-    let bytes = (n * n * 4) as u64;
-    let a_buffer = device.allocate_buffer(BufferParams::default(), bytes)?;
-    let b_buffer = device.allocate_buffer(BufferParams::default(), bytes)?;
-    let out = device.allocate_buffer(BufferParams::default(), bytes)?;
-    a_buffer.write_elements(0, &a)?;
-    b_buffer.write_elements(0, &b)?;
-    let (constants, workgroups) = matmul_constants(
-        MATMUL_SIZE,
-        MATMUL_SIZE,
-        MATMUL_SIZE,
-        MATMUL_ROWS_PER_WORKGROUP,
-    );
-    let bindings = [
-        BufferRef::whole(&a_buffer),
-        BufferRef::whole(&b_buffer),
-        BufferRef::whole(&out),
-    ];
-    let median = time(repetitions, || {
-        dispatch_and_wait(
-            device, executable, export, workgroups, &constants, &bindings,
-        )
-    })?;
-    let result = out.read_elements::<f32>(0, n * n)?;
-    // Reference in f64 on a sample of rows (every 7th), tolerance relative to the row's scale.
-    for row in (0..n).step_by(7) {
-        for col in 0..n {
-            let expected: f64 = (0..n)
-                .map(|p| f64::from(a[row * n + p]) * f64::from(b[p * n + col]))
-                .sum();
-            let got = f64::from(result[row * n + col]);
-            ensure!(
-                (got - expected).abs() <= 1e-3,
-                "matmul C[{row}][{col}] = {got}, expected {expected}"
-            );
-        }
-    }
-    Ok(median)
-}
-
-fn run_on(uri: &str, repetitions: usize) -> Result<()> {
-    let device = hal::create_device(uri)?;
-    let cache = device.create_executable_cache()?;
-    let executable = cache
-        .prepare_executable(&ExecutableParams::new("static", LIBRARY_NAME.as_bytes()))
-        .with_context(|| format!("preparing the sample kernels on {uri}"))?;
-    let add =
-        run_add(&device, &executable, repetitions).with_context(|| format!("add on {uri}"))?;
-    let bytes = (ADD_ELEMENTS * 4 * 3) as f64;
-    println!(
-        "{uri:<12} add    1048576 f32       median {:>9.3} ms  {:>7.1} GB/s     ok",
-        add.as_secs_f64() * 1e3,
-        bytes / add.as_secs_f64() / 1e9
-    );
-    let matmul = run_matmul(&device, &executable, repetitions)
-        .with_context(|| format!("matmul on {uri}"))?;
-    let flops = 2.0 * f64::from(MATMUL_SIZE).powi(3);
-    println!(
-        "{uri:<12} matmul 512x512x512 f32 median {:>9.3} ms  {:>7.1} GFLOP/s  ok",
-        matmul.as_secs_f64() * 1e3,
-        flops / matmul.as_secs_f64() / 1e9
-    );
-    Ok(())
-}
-
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("replay") {
-        if !replay::replay(&args[1..])? {
-            eprintln!("hal-tool replay: the results differ from the expected ones");
-            std::process::exit(replay::EXIT_MISMATCH);
-        }
-        return Ok(());
-    }
-    let options = parse_options()?;
-    if options.list {
-        list();
-    }
-    if options.run {
-        let devices = if options.devices.is_empty() {
-            hal::registered_driver_names()
-        } else {
-            options.devices.clone()
-        };
-        ensure!(!devices.is_empty(), "no driver is compiled in");
-        println!("sample workload, {} repetitions each:", options.repetitions);
-        for uri in &devices {
-            run_on(uri, options.repetitions)?;
-        }
+fn sample(args: &SampleArgs) -> Result<()> {
+    ensure!(args.repetitions > 0, "--repetitions must be at least 1");
+    let devices = if args.devices.is_empty() {
+        hal::registered_driver_names()
+    } else {
+        args.devices.clone()
+    };
+    ensure!(!devices.is_empty(), "no driver is compiled in");
+    println!("sample workload, {} repetitions each:", args.repetitions);
+    for uri in &devices {
+        sample::run_on(uri, args.repetitions)?;
     }
     Ok(())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        None => {
+            list();
+            sample(&SampleArgs {
+                repetitions: 10,
+                ..SampleArgs::default()
+            })?;
+        }
+        Some(Command::List) => list(),
+        Some(Command::Sample(args)) => sample(&args)?,
+        Some(Command::Inspect(args)) => inspect::inspect(&args)?,
+        Some(Command::Replay(args)) => {
+            if !replay::replay(&args)? {
+                eprintln!("hal-tool replay: the results differ from the expected ones");
+                return Ok(ExitCode::from(replay::EXIT_MISMATCH));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

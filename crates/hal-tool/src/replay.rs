@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
-use clap::Parser;
+use clap::Args;
 use hal_replay::{
     Capture, Comparison, NpyArray, ReplayOptions, Replayer, Schedule, Substitute, Tolerance,
 };
 
 /// Replays an IREE HAL capture (`iree-run-module --device_replay_output=F.ireereplay`).
-#[derive(Parser, Debug)]
-#[command(name = "hal-tool replay")]
+#[derive(Args, Debug)]
 pub struct ReplayArgs {
     /// The capture.
     pub file: PathBuf,
@@ -44,14 +43,10 @@ pub struct ReplayArgs {
 }
 
 /// Exit code when the results differ from the expected ones.
-pub const EXIT_MISMATCH: i32 = 3;
+pub const EXIT_MISMATCH: u8 = 3;
 
 /// Runs the command; `Ok(false)` when the results do not match.
-pub fn replay(args: &[String]) -> Result<bool> {
-    let args = ReplayArgs::try_parse_from(
-        std::iter::once("replay".to_string()).chain(args.iter().cloned()),
-    )
-    .unwrap_or_else(|error| error.exit());
+pub fn replay(args: &ReplayArgs) -> Result<bool> {
     ensure!(args.repetitions > 0, "--repetitions must be at least 1");
     let schedule = Schedule::from_name(&args.schedule)
         .with_context(|| format!("--schedule '{}': use serial or pipelined", args.schedule))?;

@@ -37,6 +37,14 @@ pub fn registered_formats() -> Vec<String> {
     hal_local::loader_formats(&hal_local::registered_loaders())
 }
 
+/// The executable format of `data`, as the first linked loader that recognises it says
+/// (`None` when none does).
+pub fn infer_format(data: &[u8]) -> Option<String> {
+    hal_local::registered_loaders()
+        .iter()
+        .find_map(|loader| loader.infer_format(data))
+}
+
 /// Names of the drivers linked into this program, sorted.
 pub fn registered_driver_names() -> Vec<String> {
     hal_core::registered_drivers()
