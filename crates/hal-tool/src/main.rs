@@ -5,15 +5,20 @@
 //! hal-tool                      list, then the sample workload on every driver
 //! hal-tool list                 drivers (with their URI parameters), loaders, formats
 //! hal-tool sample [--device URI]... [--repetitions N]
-//! hal-tool inspect FILE [--format F]
+//! hal-tool inspect FILE [--format F] [--constants C,...]
+//! hal-tool run FILE --export NAME|ORDINAL [--binding SPEC]... [--constant N]... [--workgroups X,Y,Z]
+//!              [--device URI] [--output DIR]
+//! hal-tool benchmark FILE --export ... [--warmup N] [--repetitions N] [--batch N] [--bytes B] [--flops F]
 //! hal-tool replay CAPTURE [--device URI] [--executables FORMAT|DIR] [--schedule serial|pipelined]
 //!                 [--repetitions N] [--outputs DIR] [--expect DIR] [--tolerance ATOL,RTOL]
 //! ```
 //! Exit codes: 0 success, 1 an error (printed, naming what was wrong), 2 a bad command line,
 //! 3 replayed results that differ from the expected ones.
 
+mod binding_spec;
 mod inspect;
 mod replay;
+mod run;
 mod sample;
 
 use std::process::ExitCode;
@@ -37,6 +42,10 @@ enum Command {
     Sample(SampleArgs),
     /// An executable file's format, library name and exports.
     Inspect(inspect::InspectArgs),
+    /// Dispatches one export of an executable file once and prints its outputs.
+    Run(run::RunArgs),
+    /// Times one export of an executable file per dispatch.
+    Benchmark(run::BenchmarkArgs),
     /// Runs an IREE HAL capture (`iree-run-module --device_replay_output=F.ireereplay`).
     Replay(replay::ReplayArgs),
 }
@@ -92,6 +101,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::List) => list(),
         Some(Command::Sample(args)) => sample(&args)?,
         Some(Command::Inspect(args)) => inspect::inspect(&args)?,
+        Some(Command::Run(args)) => run::run(&args)?,
+        Some(Command::Benchmark(args)) => run::benchmark(&args)?,
         Some(Command::Replay(args)) => {
             if !replay::replay(&args)? {
                 eprintln!("hal-tool replay: the results differ from the expected ones");

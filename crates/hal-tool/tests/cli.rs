@@ -125,3 +125,156 @@ fn bad_command_lines_exit_non_zero_naming_what_is_wrong() {
         assert!(printed.contains(needle), "{args:?}: {printed}");
     }
 }
+
+const ADD_BINDINGS: [&str; 6] = [
+    "--binding",
+    "1048576xf32=1",
+    "--binding",
+    "1048576xf32=2",
+    "--binding",
+    "1048576xf32",
+];
+
+#[test]
+fn run_prints_the_results_of_iree_executables_in_every_format() {
+    for (file, device) in [
+        ("fixtures/elf/add.embedded.so", "local-sync"),
+        ("fixtures/elf/add.system.so", "local-task"),
+        ("fixtures/wasm/add.wasm", "local-sync"),
+    ] {
+        let path = repository(file);
+        let mut args = vec!["run", path.to_str().unwrap(), "--export", "0"];
+        args.extend(ADD_BINDINGS);
+        args.extend(["--workgroups", "256,1,1", "--device", device]);
+        let output = hal_tool(&args);
+        let printed = text(&output);
+        assert!(output.status.success(), "{file}: {printed}");
+        assert!(
+            printed.contains("binding 2: 1048576xf32=[3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3"),
+            "{file}: {printed}"
+        );
+    }
+    let matmul = repository("fixtures/elf/matmul.system.so");
+    let output = hal_tool(&[
+        "run",
+        matmul.to_str().unwrap(),
+        "--export",
+        "0",
+        "--binding",
+        "512x512xf32=1",
+        "--binding",
+        "512x512xf32=2",
+        "--binding",
+        "512x512xf32",
+        "--workgroups",
+        "64,1,1",
+        "--print-limit",
+        "4",
+    ]);
+    let printed = text(&output);
+    assert!(output.status.success(), "{printed}");
+    assert!(
+        printed.contains("512x512xf32=[1024 1024 1024 1024"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn npy_files_go_in_and_come_out() {
+    let directory = std::env::temp_dir().join(format!("hal-tool-npy-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let values: Vec<f32> = (0..1 << 20).map(|i| (i % 1000) as f32 * 0.5).collect();
+    let input = hal_replay::NpyArray {
+        dtype: "<f4".into(),
+        shape: vec![1 << 20],
+        data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    };
+    let input_path = directory.join("a.npy");
+    input.write(&input_path).unwrap();
+    let add = repository("fixtures/elf/add.system.so");
+    let output = hal_tool(&[
+        "run",
+        add.to_str().unwrap(),
+        "--export",
+        "add_dispatch_0_elementwise_1048576_f32",
+        "--binding",
+        &format!("@{}", input_path.display()),
+        "--binding",
+        "1048576xf32=0.25",
+        "--binding",
+        "1048576xf32",
+        "--workgroups",
+        "256,1,1",
+        "--output",
+        directory.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let result = hal_replay::NpyArray::read(&directory.join("binding_2.npy")).unwrap();
+    assert_eq!(result.dtype, "<f4");
+    assert_eq!(result.shape, [1 << 20]);
+    let got = result.as_f32().unwrap();
+    assert!(got.iter().zip(&values).all(|(g, v)| *g == v + 0.25));
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+#[test]
+fn benchmark_reports_time_per_dispatch_and_throughput() {
+    let add = repository("fixtures/elf/add.system.so");
+    let mut args = vec!["benchmark", add.to_str().unwrap(), "--export", "0"];
+    args.extend(ADD_BINDINGS);
+    args.extend([
+        "--workgroups",
+        "256,1,1",
+        "--repetitions",
+        "3",
+        "--batch",
+        "2",
+        "--bytes",
+        "12582912",
+        "--device",
+        "local-task",
+    ]);
+    let output = hal_tool(&args);
+    let printed = text(&output);
+    assert!(output.status.success(), "{printed}");
+    assert!(
+        printed.contains("3 submissions of 2 dispatch(es)"),
+        "{printed}"
+    );
+    assert!(printed.contains("per dispatch: median"), "{printed}");
+    assert!(printed.contains("GB/s"), "{printed}");
+}
+
+#[test]
+fn bad_run_arguments_are_named() {
+    let add = repository("fixtures/elf/add.system.so");
+    let add = add.to_str().unwrap();
+    for (extra, needle) in [
+        (
+            vec!["--workgroups", "1,2"],
+            "--workgroups '1,2': give X,Y,Z",
+        ),
+        (vec!["--workgroups", "1,x,1"], "'x' is not a count"),
+        (vec!["--export", "nope"], "no export named 'nope'"),
+        (vec!["--export", "7"], "export ordinal 7 is out of range"),
+        (vec!["--binding", "4xq1"], "'q1' is not an element type"),
+        (vec!["--constant", "5"], "takes 0 push constants, but 1"),
+    ] {
+        let mut args = vec!["run", add];
+        if !extra.contains(&"--export") {
+            args.extend(["--export", "0"]);
+        }
+        if extra[0] != "--binding" {
+            args.extend(ADD_BINDINGS);
+        } else {
+            args.extend(&ADD_BINDINGS[..4]);
+        }
+        args.extend(&extra);
+        let output = hal_tool(&args);
+        let printed = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{extra:?}: {printed}");
+        assert!(printed.contains(needle), "{extra:?}: {printed}");
+    }
+    let output = hal_tool(&["run", add, "--export", "0", "--binding", "4xf32"]);
+    assert!(text(&output).contains("takes 3 bindings, but 1 --binding were given"));
+}
