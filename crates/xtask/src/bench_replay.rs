@@ -17,19 +17,27 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::google_benchmark::median_ns_per_item;
 use crate::iree::{iree_bin, run};
+use crate::report::{Family, Row, Section};
 
 const DRIVERS: &[&str] = &["local-sync", "local-task"];
 
-struct Options {
+/// Which programs, and about how long each side runs each.
+pub(crate) struct Options {
     only: Option<String>,
     seconds: f64,
 }
 
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            only: None,
+            seconds: 2.0,
+        }
+    }
+}
+
 fn parse(args: &[String]) -> Result<Options> {
-    let mut options = Options {
-        only: None,
-        seconds: 2.0,
-    };
+    let mut options = Options::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -116,10 +124,17 @@ fn ms(ns: f64) -> String {
     }
 }
 
-/// Runs both sides for every program and prints one table.
+/// Runs both sides for every program and prints one table. Writes no report:
+/// `cargo xtask bench --only replay` does.
 pub(crate) fn run_bench(args: &[String]) -> Result<bool> {
     let options = parse(args)?;
-    let bin = iree_bin()?;
+    section(&options, Some(&iree_bin()?))?;
+    Ok(true)
+}
+
+/// Runs both sides (ours only when `bin`, IREE's, is `None`) for every program, printing each
+/// row as it comes, and returns the rows: serial and pipelined, each against IREE's time.
+pub(crate) fn section(options: &Options, bin: Option<&Path>) -> Result<Section> {
     let status = Command::new("cargo")
         .current_dir(crate::workspace_root())
         .args(["build", "--release", "-q", "-p", "hal-tool"])
@@ -136,28 +151,69 @@ pub(crate) fn run_bench(args: &[String]) -> Result<bool> {
         "| program | driver | IREE 3.13 | ours, serial | ratio | ours, pipelined | ratio | GFLOP/s (ours serial) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut rows = Vec::new();
     for (name, capture, flops) in &programs {
         for driver in DRIVERS {
-            // One IREE run sizes both sides to about `seconds` of work each.
-            let probe = iree_ns(&bin, capture, driver, 1)?;
+            // One run sizes both sides to about `seconds` of work each.
+            let probe = match bin {
+                Some(bin) => iree_ns(bin, capture, driver, 1)?,
+                None => ours_ns(&tool, capture, driver, "serial", 1)?,
+            };
             let budget = Duration::from_secs_f64(options.seconds).as_nanos() as f64;
             let iterations = ((budget / 5.0 / probe.max(1.0)) as usize).clamp(1, 2000);
             let runs = ((budget / probe.max(1.0)) as usize).clamp(5, 10_000);
-            let iree = iree_ns(&bin, capture, driver, iterations)?;
+            let iree = match bin {
+                Some(bin) => Some(iree_ns(bin, capture, driver, iterations)?),
+                None => None,
+            };
             let serial = ours_ns(&tool, capture, driver, "serial", runs)?;
             let pipelined = ours_ns(&tool, capture, driver, "pipelined", runs)?;
-            let gflops = flops
-                .map(|flops| format!("{:.1}", flops / serial))
-                .unwrap_or_else(|| "–".into());
+            let gflops = flops.map(|flops| format!("{:.1}", flops / serial));
+            let ratio = |ours: f64| iree.map_or("–".into(), |iree| format!("{:.2}", ours / iree));
             println!(
-                "| {name} | {driver} | {} | {} | {:.2} | {} | {:.2} | {gflops} |",
-                ms(iree),
+                "| {name} | {driver} | {} | {} | {} | {} | {} | {} |",
+                iree.map_or("–".into(), ms),
                 ms(serial),
-                serial / iree,
+                ratio(serial),
                 ms(pipelined),
-                pipelined / iree
+                ratio(pipelined),
+                gflops.as_deref().unwrap_or("–")
             );
+            let row = |schedule: &str, ours_ns: f64, note: String| Row {
+                family: Family::Replay,
+                name: format!("{name}, {schedule}"),
+                driver: driver.to_string(),
+                ours_ns,
+                iree_ns: iree,
+                note,
+            };
+            let per_run = match &gflops {
+                Some(gflops) => format!("per run; {gflops} GFLOP/s"),
+                None => "per run".to_string(),
+            };
+            rows.push(row("serial", serial, per_run));
+            rows.push(row(
+                "pipelined",
+                pipelined,
+                "per run; against IREE's serial replayer, which has no pipelined schedule".into(),
+            ));
         }
     }
-    Ok(true)
+    Ok(Section {
+        family: Family::Replay,
+        command: format!(
+            "`cargo xtask bench-replay` (ours: `hal-tool replay CAPTURE --device D --schedule \
+             serial|pipelined --repetitions N`, release build; IREE: `iree-benchmark-replay \
+             --device=D --replay_scope=execute --benchmark_repetitions=5`), about {} s per side",
+            options.seconds
+        ),
+        timed: "the execute scope of every committed capture (`crates/hal-replay/fixtures/`): \
+                the program's main call with its input upload, queue allocations, main command \
+                buffer and readback, the whole capture run each iteration. IREE's figure is the \
+                median over repetitions of its per-iteration mean; ours the median of per-run \
+                times. Serial waits for each queue operation as IREE's replayer does; \
+                pipelined submits as the captured semaphores allow."
+            .into(),
+        rows,
+    })
 }

@@ -4,9 +4,14 @@
 //! - `cts [--driver NAME] [--format NAME]` ([`cts`]): runs each driver's conformance suite and
 //!   prints a driver × format × suite matrix.
 //! - `ci` ([`ci`]): exactly what CI runs.
-//! - `bench [--no-iree]` ([`bench`]): our benchmarks beside IREE's, as one table.
+//! - `bench [--no-iree] [--only runtime,kernels,replay]` ([`bench`]): every benchmark family
+//!   beside IREE's, each printed as a table, then written to `docs/benchmarks.md` with a chart of
+//!   the ratios, `docs/benchmarks.svg` ([`report`]).
+//! - `bench-kernels` ([`bench_kernels`]): IREE-compiled add and matmul through this runtime and
+//!   `iree-benchmark-executable`, as one table (no report).
 //! - `bench-replay [--only NAME] [--seconds S]` ([`bench_replay`]): every committed IREE capture
-//!   replayed by this runtime and by `iree-benchmark-replay`, per driver, as one table.
+//!   replayed by this runtime and by `iree-benchmark-replay`, per driver, as one table (no
+//!   report).
 //! - `fixtures [FAMILY...]` ([`fixtures`]): regenerates committed executable fixtures with IREE.
 //! - `soak [--seconds N] [--driver NAME] [--format NAME]` ([`soak`]): mixed submissions from
 //!   several threads on every driver × format, every result checked; fails if any is lost.
@@ -22,6 +27,7 @@ mod cts;
 mod fixtures;
 mod google_benchmark;
 mod iree;
+mod report;
 mod sanitize;
 mod soak;
 
@@ -35,8 +41,12 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
 commands:
   cts [--driver NAME] [--format NAME]   run the conformance suite of every (or one) driver
   ci                                    run exactly what CI runs (fmt, clippy, tests, loom, cts)
-  bench [--no-iree]                     benchmarks beside IREE 3.13's, measured in one run
+  bench [--no-iree] [--only runtime,kernels,replay]
+                                        every benchmark family beside IREE 3.13's, in one run;
+                                        writes docs/benchmarks.md and docs/benchmarks.svg
   bench-kernels                         IREE-compiled add and matmul: ours vs iree-benchmark-executable
+  bench-replay [--only NAME] [--seconds S]
+                                        whole programs: hal-tool replay vs iree-benchmark-replay
   fixtures [dylib | wasm | replay[:PROGRAM,...]]
                                         regenerate committed executable fixtures with IREE 3.13
   soak [--seconds N] [--driver NAME] [--format NAME] [--threads N] [--seed N] [--debug]
