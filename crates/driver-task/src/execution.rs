@@ -595,6 +595,15 @@ impl Execution {
     }
 
     fn run_claim(&self, claim: Claim, context: &mut WorkerContext<'_>) -> Result<()> {
+        // One span per chunk of tiles a thread claims: a trace shows each worker's tiles on its
+        // own track.
+        let _span = tracing::trace_span!(
+            "tiles",
+            region = claim.region,
+            first = claim.start,
+            count = claim.count
+        )
+        .entered();
         let region = self.regions.region(claim.region);
         let (mut item, mut tile) = region.locate(claim.start);
         let mut left = claim.count;

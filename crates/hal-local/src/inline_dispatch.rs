@@ -105,6 +105,12 @@ pub fn dispatch_inline(
     processor_id: u32,
     dynamic_local_memory: u32,
 ) -> Result<()> {
+    let _span = tracing::trace_span!(
+        "dispatch",
+        export = export.info.name.as_str(),
+        workgroups = ?workgroup_count
+    )
+    .entered();
     let (ptrs, lengths) = bindings.parts_mut();
     // SAFETY: the binding pointers come from a scope that holds device access to their
     // allocations for the whole call (the caller's obligation), so they are valid and no host

@@ -24,6 +24,7 @@ fn range(entry: &BindingTableEntry) -> ResolvedRef<'_> {
 /// returns, so the caller can signal completion right after. A host call is taken out of `work`
 /// (it runs once); everything else stays in `work` for the caller to drop after signalling.
 pub fn execute_work(work: &mut QueueWork) -> Result<()> {
+    let _span = tracing::trace_span!("queue_operation", work = work.name()).entered();
     let mut scope = DeviceScope::new();
     let result = match work {
         QueueWork::Barrier => Ok(()),

@@ -12,6 +12,8 @@
 //! hal-tool replay CAPTURE [--device URI] [--executables FORMAT|DIR] [--schedule serial|pipelined]
 //!                 [--repetitions N] [--outputs DIR] [--expect DIR] [--tolerance ATOL,RTOL]
 //! ```
+//! Every command takes `--trace FILE`: a Chrome/Perfetto trace of the runtime's spans.
+//!
 //! Exit codes: 0 success, 1 an error (printed, naming what was wrong), 2 a bad command line,
 //! 3 replayed results that differ from the expected ones.
 
@@ -32,6 +34,10 @@ use clap::{Args, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Write a Chrome/Perfetto trace of the runtime (submissions, dispatches, each worker's
+    /// tiles) to this JSON file; open it in ui.perfetto.dev or chrome://tracing.
+    #[arg(long, global = true)]
+    trace: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,7 +120,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // The guard writes the trace out when it drops, after the command.
+    let _trace = cli.trace.as_ref().map(|path| {
+        use tracing_subscriber::prelude::*;
+        let (layer, guard) = tracing_chrome::ChromeLayerBuilder::new()
+            .file(path)
+            .include_args(true)
+            .build();
+        tracing_subscriber::registry().with(layer).init();
+        guard
+    });
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

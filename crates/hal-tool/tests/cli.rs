@@ -278,3 +278,65 @@ fn bad_run_arguments_are_named() {
     let output = hal_tool(&["run", add, "--export", "0", "--binding", "4xf32"]);
     assert!(text(&output).contains("takes 3 bindings, but 1 --binding were given"));
 }
+
+/// The names and threads of the spans that begin in a Chrome trace file.
+fn trace_spans(path: &Path) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(path).expect("the trace was written");
+    let events: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    events
+        .as_array()
+        .expect("a Chrome trace is an array of events")
+        .iter()
+        .filter(|event| event["ph"] == "B")
+        .map(|event| {
+            (
+                event["name"].as_str().unwrap_or_default().to_string(),
+                event["tid"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_trace_shows_each_workers_tiles_and_the_sync_drivers_dispatches() {
+    let directory = std::env::temp_dir().join(format!("hal-tool-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    // The 512³ matmul: 64 workgroups of about 0.1 ms each, five times over, so both workers
+    // take tiles however busy the machine is.
+    let matmul = repository("fixtures/elf/matmul.system.so");
+    for (device, span) in [
+        ("local-task://?workers=2", "tiles"),
+        ("local-sync", "dispatch"),
+    ] {
+        let trace = directory.join("trace.json");
+        let mut args = vec!["benchmark", matmul.to_str().unwrap(), "--export", "0"];
+        for binding in ["512x512xf32=1", "512x512xf32=2", "512x512xf32"] {
+            args.extend(["--binding", binding]);
+        }
+        args.extend(["--workgroups", "64,1,1", "--device", device]);
+        args.extend(["--warmup", "0", "--repetitions", "5"]);
+        args.extend(["--trace", trace.to_str().unwrap()]);
+        let output = hal_tool(&args);
+        assert!(output.status.success(), "{}", text(&output));
+        let spans = trace_spans(&trace);
+        let threads: std::collections::BTreeSet<u64> = spans
+            .iter()
+            .filter(|(name, _)| name == span)
+            .map(|(_, thread)| *thread)
+            .collect();
+        assert!(
+            !threads.is_empty(),
+            "{device}: no '{span}' spans in {spans:?}"
+        );
+        if span == "tiles" {
+            // Two workers: both take tiles.
+            assert!(threads.len() >= 2, "tiles ran on {threads:?} only");
+        } else {
+            assert!(
+                spans.iter().any(|(name, _)| name == "queue_operation"),
+                "{spans:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&directory).unwrap();
+}
