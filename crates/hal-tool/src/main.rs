@@ -19,6 +19,7 @@
 
 mod binding_spec;
 mod inspect;
+mod progress;
 mod replay;
 mod run;
 mod sample;

@@ -80,16 +80,19 @@ pub fn replay(args: &ReplayArgs) -> Result<bool> {
     )?;
     let mut times = Vec::with_capacity(args.repetitions);
     let mut last = None;
+    let mut progress = crate::progress::Progress::new(args.repetitions, "replaying");
     for repetition in 0..args.repetitions {
         let run = replayer
             .run()
             .with_context(|| format!("run {} of {}", repetition + 1, args.repetitions))?;
         if args.repetitions <= 10 {
-            println!("run {}: {}", repetition + 1, millis(run.timed));
+            progress.println(&format!("run {}: {}", repetition + 1, millis(run.timed)));
         }
         times.push(run.timed);
         last = Some(run);
+        progress.step();
     }
+    drop(progress);
     let run = last.expect("at least one repetition");
     let scope = if run.scope_found {
         "execute scope"

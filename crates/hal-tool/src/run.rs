@@ -255,9 +255,15 @@ pub fn benchmark(args: &BenchmarkArgs) -> Result<()> {
     for _ in 0..args.warmup {
         submit()?;
     }
+    let mut progress = crate::progress::Progress::new(args.repetitions, "timing");
     let mut per_dispatch: Vec<f64> = (0..args.repetitions)
-        .map(|_| Ok(submit()?.as_secs_f64() / args.batch as f64))
+        .map(|_| {
+            let seconds = submit()?.as_secs_f64();
+            progress.step();
+            Ok(seconds / args.batch as f64)
+        })
         .collect::<Result<_>>()?;
+    drop(progress);
     per_dispatch.sort_by(f64::total_cmp);
     let median = per_dispatch[per_dispatch.len() / 2];
     let export = prepared.executable.export(prepared.ordinal)?;
