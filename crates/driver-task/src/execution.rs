@@ -493,6 +493,7 @@ impl Execution {
                 Ok(items) => {
                     let region = Region::new(items, self.threads);
                     let total = region.total();
+                    tracing::trace!(region = index, tiles = total, "region opened");
                     let (_, first) = self.regions.open_claiming(index, region, opener_runs);
                     if total > 0 {
                         let claimed = first.map_or(0, |c| c.count);
@@ -601,7 +602,8 @@ impl Execution {
             "tiles",
             region = claim.region,
             first = claim.start,
-            count = claim.count
+            count = claim.count,
+            processor = context.processor_id
         )
         .entered();
         let region = self.regions.region(claim.region);
@@ -610,6 +612,9 @@ impl Execution {
         while left > 0 {
             let current = &region.items()[item];
             let run = left.min(crate::regions::Tiled::tiles(current) - tile);
+            let _item =
+                tracing::trace_span!("item", kind = current.kind(), first = tile, count = run)
+                    .entered();
             current.run(tile, run, context)?;
             left -= run;
             item += 1;

@@ -165,3 +165,15 @@ impl Item {
         }
     }
 }
+
+impl Item {
+    /// What the item is, for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Item::Dispatch(_) => "dispatch",
+            Item::Fill { .. } => "fill",
+            Item::Copy { .. } => "copy",
+            Item::Once(_) => "host",
+        }
+    }
+}

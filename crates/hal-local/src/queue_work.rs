@@ -42,6 +42,8 @@ pub fn execute_work(work: &mut QueueWork) -> Result<()> {
             let program = program.downcast_ref::<RecordedCommands>().ok_or_else(|| {
                 Status::invalid_argument("command buffer was not recorded by a local CPU driver")
             })?;
+            let _span =
+                tracing::trace_span!("command_buffer", commands = program.commands.len()).entered();
             program.replay(binding_table, &mut scope, current_processor_id())
         }
         QueueWork::Fill { target, pattern } => transfer::fill(&mut scope, &range(target), *pattern),
