@@ -195,7 +195,7 @@ pub(crate) fn section(options: &Options, bin: Option<&Path>) -> Result<Section> 
             rows.push(row(
                 "pipelined",
                 pipelined,
-                "per run; against IREE's serial replayer, which has no pipelined schedule".into(),
+                "per run; IREE's replayer has serial only".into(),
             ));
         }
     }

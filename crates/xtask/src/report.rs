@@ -209,8 +209,9 @@ pub(crate) fn markdown(machine: &Machine, sections: &[Section], chart: Option<&s
     let _ = writeln!(
         text,
         "Written by `cargo xtask bench` (do not edit by hand). **One run; compare ratios within \
-         it:** this machine is shared with other work, so absolute figures move from run to run, \
-         while both sides of a ratio were measured back to back under the same load.\n"
+         it:** this machine's cores are shared with other work (builds and benchmarks of other \
+         processes ran alongside), so absolute figures move from run to run, while both sides \
+         of a ratio were measured back to back under the same load.\n"
     );
     let _ = writeln!(text, "| machine | |\n|---|---|");
     let iree = machine.iree.as_deref().unwrap_or("not run (`--no-iree`)");
@@ -359,7 +360,7 @@ pub(crate) fn chart_svg(sections: &[Section]) -> Result<Option<String>> {
             .y_labels(0)
             .y_label_formatter(&|_| String::new())
             .x_desc("ours / IREE (log scale)")
-            .x_label_formatter(&|value| format!("{value:.2}"))
+            .x_label_formatter(&|value| format!("{value}"))
             .draw()
             .map_err(plot_error)?;
         let label = |size: u32, anchor: HPos| {
