@@ -265,6 +265,8 @@ impl Execution {
     /// Starts `work`: completes it at once if it has nothing to run, otherwise opens its first
     /// region and hands it to the pool. Never blocks.
     pub fn start(pool: &Arc<PoolShared>, work: QueueWork, signals: QueueSignals) {
+        // A queue operation whose waits are reached: the submission as the timeline shows it.
+        tracing::trace!(work = work.name(), "queue operation started");
         let (threads, max_concurrency) = (pool.threads(), pool.max_concurrency());
         let execution = match work {
             QueueWork::Barrier => return signals.complete(Ok(())),
@@ -630,6 +632,11 @@ impl Execution {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
         }
+        tracing::trace!(
+            regions = self.regions.len(),
+            failed = self.failed.load(Ordering::Relaxed),
+            "queue operation finished"
+        );
         self.scope.lock().release();
         let source = self.source.lock().take();
         drop(source);

@@ -279,6 +279,19 @@ fn bad_run_arguments_are_named() {
     assert!(text(&output).contains("takes 3 bindings, but 1 --binding were given"));
 }
 
+/// The messages of the instant events in a Chrome trace file.
+fn trace_events(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("the trace was written");
+    let events: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    events
+        .as_array()
+        .expect("a Chrome trace is an array of events")
+        .iter()
+        .filter(|event| event["ph"] == "i")
+        .filter_map(|event| event["args"]["message"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// The names and threads of the spans that begin in a Chrome trace file.
 fn trace_spans(path: &Path) -> Vec<(String, u64)> {
     let text = std::fs::read_to_string(path).expect("the trace was written");
@@ -331,6 +344,14 @@ fn a_trace_shows_each_workers_tiles_and_the_sync_drivers_dispatches() {
         if span == "tiles" {
             // Two workers: both take tiles.
             assert!(threads.len() >= 2, "tiles ran on {threads:?} only");
+            let events = trace_events(&trace);
+            for message in [
+                "queue operation started",
+                "region opened",
+                "queue operation finished",
+            ] {
+                assert!(events.iter().any(|e| e == message), "{message}: {events:?}");
+            }
         } else {
             assert!(
                 spans.iter().any(|(name, _)| name == "queue_operation"),
