@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use hal::{BindingFlags, ExecutableParams, ExportFlags};
+use hal::{BindingFlags, ExportFlags};
 
 /// Shows an executable's format, library name and exports.
 #[derive(Args, Debug)]
@@ -34,29 +34,12 @@ fn binding_flags(flags: BindingFlags) -> &'static str {
 
 /// Loads the file on a local-sync device and prints what it holds.
 pub fn inspect(args: &InspectArgs) -> Result<()> {
-    let data =
-        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let (format, how) = match &args.format {
-        Some(format) => (format.clone(), "given"),
-        None => (
-            hal::infer_format(&data).with_context(|| {
-                format!(
-                    "{}: no linked loader recognises it (formats: {}); give --format",
-                    args.file.display(),
-                    hal::registered_formats().join(", ")
-                )
-            })?,
-            "inferred",
-        ),
-    };
     let device = hal::create_device("local-sync")?;
-    let executable = device
-        .create_executable_cache()?
-        .prepare_executable(&ExecutableParams {
-            constants: &args.constants,
-            ..ExecutableParams::new(&format, &data)
-        })
-        .with_context(|| format!("loading {} as {format}", args.file.display()))?;
+    let crate::executable_file::LoadedFile {
+        executable,
+        format,
+        how,
+    } = crate::executable_file::load(&device, &args.file, args.format.as_deref(), &args.constants)?;
     println!("{}", args.file.display());
     println!("  format: {format} ({how})");
     println!("  library: {}", executable.library_name());

@@ -18,6 +18,7 @@
 //! 3 replayed results that differ from the expected ones.
 
 mod binding_spec;
+mod executable_file;
 mod inspect;
 mod progress;
 mod replay;

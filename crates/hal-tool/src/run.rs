@@ -6,10 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
-use hal::{
-    Buffer, BufferParams, BufferRef, CommandBufferParams, Device, Executable, ExecutableParams,
-    Workgroups,
-};
+use hal::{Buffer, BufferParams, BufferRef, CommandBufferParams, Device, Executable, Workgroups};
 
 use crate::binding_spec::BindingValue;
 
@@ -112,26 +109,15 @@ fn prepare(args: &ExecutableArgs) -> Result<Prepared> {
         .iter()
         .map(|spec| BindingValue::parse(spec))
         .collect::<Result<Vec<_>>>()?;
-    let data =
-        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let format = match &args.format {
-        Some(format) => format.clone(),
-        None => hal::infer_format(&data).with_context(|| {
-            format!(
-                "{}: no linked loader recognises it; give --format",
-                args.file.display()
-            )
-        })?,
-    };
     let device = hal::create_device(&args.device)
         .with_context(|| format!("creating device '{}'", args.device))?;
-    let executable = device
-        .create_executable_cache()?
-        .prepare_executable(&ExecutableParams {
-            constants: &args.executable_constants,
-            ..ExecutableParams::new(&format, &data)
-        })
-        .with_context(|| format!("loading {} as {format}", args.file.display()))?;
+    let executable = crate::executable_file::load(
+        &device,
+        &args.file,
+        args.format.as_deref(),
+        &args.executable_constants,
+    )?
+    .executable;
     let ordinal = match args.export.parse::<u32>() {
         Ok(ordinal) => ordinal,
         Err(_) => executable.lookup_export(&args.export)?,

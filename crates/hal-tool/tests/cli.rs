@@ -1,29 +1,10 @@
 //! `hal-tool` as a user runs it: `list`, `inspect`, `sample`, and how bad command lines end.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repository(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
+use std::path::Path;
 
-fn hal_tool(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hal-tool"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("hal-tool runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use common::{hal_tool, repository, text};
 
 #[test]
 fn list_names_drivers_with_their_parameters_loaders_and_formats() {

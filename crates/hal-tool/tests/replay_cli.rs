@@ -1,28 +1,13 @@
 //! `hal-tool replay` as a user runs it: the built binary in a subprocess, on a committed capture.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::PathBuf;
+
+use common::{hal_tool, repository, text};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../hal-replay/fixtures")
-        .join(name)
-}
-
-fn hal_tool(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hal-tool"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("hal-tool runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    repository("crates/hal-replay/fixtures").join(name)
 }
 
 #[test]
