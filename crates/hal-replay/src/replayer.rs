@@ -229,7 +229,6 @@ struct Objects {
     buffers: IdMap<Buffer>,
     semaphores: IdMap<Semaphore>,
     command_buffers: IdMap<CommandBuffer>,
-    inline_command_buffers: IdMap<bool>,
     events: IdMap<Event>,
     /// Imported files, as buffers holding their captured contents.
     files: IdMap<Buffer>,
@@ -332,27 +331,19 @@ impl Session<'_> {
                 categories,
                 binding_capacity,
             } => {
-                let mut params = CommandBufferParams {
-                    mode: CommandBufferMode::empty(),
+                // IREE's other mode bits (unvalidated, unretained) have no meaning here.
+                let mut mode = CommandBufferMode::from_bits_truncate(*mode);
+                if !mode.contains(CommandBufferMode::ONE_SHOT) {
+                    mode.remove(CommandBufferMode::ALLOW_INLINE_EXECUTION);
+                }
+                let created = self.device.create_command_buffer(CommandBufferParams {
+                    mode,
                     categories: CommandCategory::from_bits_truncate(*categories),
                     binding_capacity: *binding_capacity,
-                };
-                let one_shot = mode & CommandBufferMode::ONE_SHOT.bits() != 0;
-                let inline =
-                    one_shot && mode & CommandBufferMode::ALLOW_INLINE_EXECUTION.bits() != 0;
-                if one_shot {
-                    params.mode |= CommandBufferMode::ONE_SHOT;
-                }
-                if inline {
-                    params.mode |= CommandBufferMode::ALLOW_INLINE_EXECUTION;
-                }
-                let created = self.device.create_command_buffer(params)?;
+                })?;
                 self.objects
                     .command_buffers
                     .insert(*command_buffer, created);
-                self.objects
-                    .inline_command_buffers
-                    .insert(*command_buffer, inline);
                 Ok(())
             }
             Operation::CreateSemaphore {
@@ -456,7 +447,12 @@ impl Session<'_> {
                 Ok(())
             }
             Operation::Begin(id) => {
-                if self.objects.inline_command_buffers.get(id) == Some(&true) {
+                let inline = self
+                    .command_buffer(*id)?
+                    .params()
+                    .mode
+                    .contains(CommandBufferMode::ALLOW_INLINE_EXECUTION);
+                if inline {
                     // Its commands may run as they are recorded, touching memory now.
                     self.host_sync()?;
                 }
