@@ -1,46 +1,65 @@
-//! References to buffer ranges in commands: direct, or a slot of a binding table given at submit.
+//! Buffer ranges, one type for every way a range is held: a command's reference (a buffer or a
+//! binding-table slot, borrowed while recording or kept by a recorded program), and the concrete
+//! range it resolves to (borrowed while running, or owned by a queued operation).
+
+use std::borrow::Borrow;
 
 use crate::buffer::{resolve_range, Buffer};
 use crate::memory::{BufferUsage, DeviceSize, WHOLE_BUFFER};
-use crate::{Result, Status};
+use crate::status::{Result, Status};
 
-/// A range of a buffer named by a command.
+/// Bytes `[offset, offset + length)` of a buffer held as `H`.
+///
+/// `H` says how the buffer is held, and with it what the range promises:
+/// - [`ResolvedRef`] (`&Buffer`) and [`BindingTableEntry`] (`Buffer`): a concrete range, checked
+///   to lie inside the buffer;
+/// - [`BufferRef`] (`BufferOrSlot<&Buffer>`) and [`RecordedRef`] (`BufferOrSlot<Buffer>`): what a
+///   command names, a buffer or a binding-table slot; its length may be [`WHOLE_BUFFER`] (the rest
+///   of the buffer or entry) until it is resolved.
 #[derive(Clone, Copy, Debug)]
-pub enum BufferRef<'a> {
-    /// A buffer given at record time.
-    Direct {
-        /// The buffer.
-        buffer: &'a Buffer,
-        /// Byte offset into the buffer.
-        offset: DeviceSize,
-        /// Byte length, or [`WHOLE_BUFFER`] for the rest of the buffer.
-        length: DeviceSize,
-    },
-    /// A slot of the binding table given when the command buffer is submitted.
-    Slot {
-        /// Index into the binding table.
-        slot: u32,
-        /// Byte offset into the table entry's range.
-        offset: DeviceSize,
-        /// Byte length, or [`WHOLE_BUFFER`] for the rest of the entry's range.
-        length: DeviceSize,
-    },
+pub struct BufferRange<H> {
+    /// The buffer (or where to find it).
+    pub buffer: H,
+    /// Byte offset into the buffer (for a slot: into the table entry's range).
+    pub offset: DeviceSize,
+    /// Byte length.
+    pub length: DeviceSize,
 }
+
+/// Where a command's range lives: a buffer given at record time, or a slot of the binding table
+/// given at submit.
+#[derive(Clone, Copy, Debug)]
+pub enum BufferOrSlot<B> {
+    /// A buffer given at record time.
+    Buffer(B),
+    /// Index into the binding table given when the command buffer is submitted.
+    Slot(u32),
+}
+
+/// A range named by a command while it is recorded: borrowed, possibly a slot, possibly whole.
+pub type BufferRef<'a> = BufferRange<BufferOrSlot<&'a Buffer>>;
+
+/// A range named by a recorded command, holding its buffer until the program is dropped.
+pub type RecordedRef = BufferRange<BufferOrSlot<Buffer>>;
+
+/// A concrete range, borrowed: what a reference resolves to when a command runs.
+pub type ResolvedRef<'a> = BufferRange<&'a Buffer>;
+
+/// A concrete range that owns its buffer handle: one entry of a resolved binding table, or a
+/// range held by a queued operation (a resolved table is a `Vec<Option<BindingTableEntry>>`:
+/// `None` is an empty slot, which no command uses).
+pub type BindingTableEntry = BufferRange<Buffer>;
 
 impl<'a> BufferRef<'a> {
     /// The whole of `buffer`.
     pub fn whole(buffer: &'a Buffer) -> BufferRef<'a> {
-        BufferRef::Direct {
-            buffer,
-            offset: 0,
-            length: WHOLE_BUFFER,
-        }
+        BufferRef::range(buffer, 0, WHOLE_BUFFER)
     }
 
     /// `[offset, offset + length)` of `buffer`.
     pub fn range(buffer: &'a Buffer, offset: DeviceSize, length: DeviceSize) -> BufferRef<'a> {
-        BufferRef::Direct {
-            buffer,
+        BufferRange {
+            buffer: BufferOrSlot::Buffer(buffer),
             offset,
             length,
         }
@@ -48,56 +67,76 @@ impl<'a> BufferRef<'a> {
 
     /// `[offset, offset + length)` of binding-table slot `slot`.
     pub fn slot(slot: u32, offset: DeviceSize, length: DeviceSize) -> BufferRef<'static> {
-        BufferRef::Slot {
-            slot,
+        BufferRange {
+            buffer: BufferOrSlot::Slot(slot),
             offset,
             length,
         }
     }
+}
 
+impl<B: Borrow<Buffer>> BufferRange<BufferOrSlot<B>> {
     /// The byte offset of the reference.
     #[inline]
     pub fn offset(&self) -> DeviceSize {
-        match *self {
-            BufferRef::Direct { offset, .. } | BufferRef::Slot { offset, .. } => offset,
-        }
+        self.offset
     }
 
     /// The byte length of the reference ([`WHOLE_BUFFER`] when not given).
     #[inline]
     pub fn length(&self) -> DeviceSize {
-        match *self {
-            BufferRef::Direct { length, .. } | BufferRef::Slot { length, .. } => length,
+        self.length
+    }
+
+    /// The same reference with another length.
+    #[inline]
+    pub fn with_length(&self, length: DeviceSize) -> BufferRef<'_> {
+        BufferRange {
+            buffer: self.buffer_or_slot(),
+            offset: self.offset,
+            length,
         }
     }
 
-    /// Resolves the reference to a buffer range, using `table` for slots. A slot beyond the
+    /// The buffer or slot, borrowed.
+    #[inline]
+    pub fn buffer_or_slot(&self) -> BufferOrSlot<&Buffer> {
+        match &self.buffer {
+            BufferOrSlot::Buffer(buffer) => BufferOrSlot::Buffer(buffer.borrow()),
+            BufferOrSlot::Slot(slot) => BufferOrSlot::Slot(*slot),
+        }
+    }
+
+    /// The reference as a recorded program keeps it (holding the buffer handle).
+    pub fn to_recorded(&self) -> RecordedRef {
+        BufferRange {
+            buffer: match &self.buffer {
+                BufferOrSlot::Buffer(buffer) => BufferOrSlot::Buffer(buffer.borrow().clone()),
+                BufferOrSlot::Slot(slot) => BufferOrSlot::Slot(*slot),
+            },
+            offset: self.offset,
+            length: self.length,
+        }
+    }
+
+    /// Resolves the reference to a concrete range, using `table` for slots. A slot beyond the
     /// table is `OUT_OF_RANGE` and an empty slot (`None`) `INVALID_ARGUMENT`, each naming the
     /// slot; submission checks both first ([`crate::CommandBuffer::prepare_submit`]), so this
     /// only guards drivers.
     #[inline]
-    pub fn resolve<'t>(&self, table: &'t [Option<BindingTableEntry>]) -> Result<ResolvedRef<'t>>
-    where
-        'a: 't,
-    {
-        match *self {
-            BufferRef::Direct {
-                buffer,
-                offset,
-                length,
-            } => {
-                let length = buffer.resolve_range(offset, length)?;
-                Ok(ResolvedRef {
+    pub fn resolve<'t>(&'t self, table: &'t [Option<BindingTableEntry>]) -> Result<ResolvedRef<'t>> {
+        match &self.buffer {
+            BufferOrSlot::Buffer(buffer) => {
+                let buffer = buffer.borrow();
+                let length = buffer.resolve_range(self.offset, self.length)?;
+                Ok(BufferRange {
                     buffer,
-                    offset,
+                    offset: self.offset,
                     length,
                 })
             }
-            BufferRef::Slot {
-                slot,
-                offset,
-                length,
-            } => {
+            BufferOrSlot::Slot(slot) => {
+                let slot = *slot;
                 let entry = match table.get(slot as usize) {
                     Some(Some(entry)) => entry,
                     Some(None) => return Err(empty_slot_error(slot)),
@@ -108,12 +147,12 @@ impl<'a> BufferRef<'a> {
                         )))
                     }
                 };
-                let length = resolve_range(entry.length, offset, length).map_err(|status| {
-                    status.with_context(format!("in binding table slot {slot}"))
-                })?;
-                Ok(ResolvedRef {
+                let length = resolve_range(entry.length, self.offset, self.length).map_err(
+                    |status| status.with_context(format!("in binding table slot {slot}")),
+                )?;
+                Ok(BufferRange {
                     buffer: &entry.buffer,
-                    offset: entry.offset + offset,
+                    offset: entry.offset + self.offset,
                     length,
                 })
             }
@@ -129,34 +168,31 @@ fn empty_slot_error(slot: u32) -> Status {
     ))
 }
 
-/// A reference resolved to a concrete buffer range.
-#[derive(Clone, Copy, Debug)]
-pub struct ResolvedRef<'a> {
-    /// The buffer.
-    pub buffer: &'a Buffer,
-    /// Byte offset into the buffer.
-    pub offset: DeviceSize,
-    /// Byte length.
-    pub length: DeviceSize,
-}
-
-impl ResolvedRef<'_> {
-    /// Offset within the buffer's allocation.
-    pub fn storage_offset(&self) -> DeviceSize {
-        self.buffer.storage_offset() + self.offset
+impl<B: Borrow<Buffer>> BufferRange<B> {
+    /// The concrete range, borrowed.
+    #[inline]
+    pub fn borrowed(&self) -> ResolvedRef<'_> {
+        BufferRange {
+            buffer: self.buffer.borrow(),
+            offset: self.offset,
+            length: self.length,
+        }
     }
-}
 
-/// One entry of a binding table, as held by a queued submission (a resolved table is a
-/// `Vec<Option<BindingTableEntry>>`: `None` is an empty slot, which no command uses).
-#[derive(Clone, Debug)]
-pub struct BindingTableEntry {
-    /// The buffer.
-    pub buffer: Buffer,
-    /// Byte offset into the buffer.
-    pub offset: DeviceSize,
-    /// Byte length (concrete).
-    pub length: DeviceSize,
+    /// The concrete range holding its own buffer handle.
+    pub fn to_entry(&self) -> BindingTableEntry {
+        BufferRange {
+            buffer: self.buffer.borrow().clone(),
+            offset: self.offset,
+            length: self.length,
+        }
+    }
+
+    /// Offset within the buffer's allocation.
+    #[inline]
+    pub fn storage_offset(&self) -> DeviceSize {
+        self.buffer.borrow().storage_offset() + self.offset
+    }
 }
 
 /// What a command buffer requires of one binding-table slot, collected while recording.

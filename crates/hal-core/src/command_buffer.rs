@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bitflags::bitflags;
 
 use crate::buffer::{check_fill_alignment, check_no_overlap, Buffer};
-use crate::buffer_ref::{BindingTableEntry, BufferRef, SlotRequirement};
+use crate::buffer_ref::{BindingTableEntry, BufferOrSlot, BufferRange, BufferRef, SlotRequirement};
 use crate::executable::{Executable, ExportInfo};
 use crate::memory::{BufferUsage, DeviceSize, FillPattern, MAX_UPDATE_SIZE, WHOLE_BUFFER};
 use crate::workgroups::{workgroup_total, Workgroups};
@@ -164,7 +164,9 @@ pub struct Dispatch<'a> {
     pub dynamic_local_memory: u32,
 }
 
-/// What a queue execute receives from a driver's command buffer.
+/// What a queue execute receives from a driver's command buffer, and what the queued operation
+/// holds until it runs (cloning shares the recorded commands).
+#[derive(Clone)]
 pub enum Submission {
     /// The commands already ran while recorded; `Some` holds the failure that stopped them.
     Executed(Option<Status>),
@@ -331,19 +333,15 @@ impl CommandBuffer {
         dispatch: bool,
         what: &str,
     ) -> Result<Option<DeviceSize>> {
-        match *r {
-            BufferRef::Direct {
-                buffer,
-                offset,
-                length,
-            } => {
+        match r.buffer {
+            BufferOrSlot::Buffer(buffer) => {
                 buffer.require_usage(usage, what)?;
-                match buffer.resolve_range(offset, length) {
+                match buffer.resolve_range(r.offset, r.length) {
                     Ok(length) => Ok(Some(length)),
                     Err(status) => Err(status.with_context(what.to_string())),
                 }
             }
-            BufferRef::Slot { .. } => self.record_slot_use(r, usage, dispatch, what),
+            BufferOrSlot::Slot(_) => self.record_slot_use(r, usage, dispatch, what),
         }
     }
 
@@ -357,13 +355,14 @@ impl CommandBuffer {
         dispatch: bool,
         what: &str,
     ) -> Result<Option<DeviceSize>> {
-        match *r {
-            BufferRef::Direct { .. } => unreachable!("only called for slots"),
-            BufferRef::Slot {
-                slot,
-                offset,
-                length,
-            } => {
+        let BufferRange {
+            buffer,
+            offset,
+            length,
+        } = *r;
+        match buffer {
+            BufferOrSlot::Buffer(_) => unreachable!("only called for slots"),
+            BufferOrSlot::Slot(slot) => {
                 if slot >= self.params.binding_capacity {
                     return Err(Status::out_of_range(format!(
                         "{what}: binding table slot {slot} is beyond the command buffer's binding capacity {}",
@@ -470,21 +469,13 @@ impl CommandBuffer {
             })?;
         let target = with_source_length(target, length, "copy")?;
         self.check_ref(&target, BufferUsage::TRANSFER_TARGET, "copy target")?;
-        if let (
-            BufferRef::Direct {
-                buffer: a,
-                offset: ao,
-                ..
-            },
-            BufferRef::Direct {
-                buffer: b,
-                offset: bo,
-                ..
-            },
-        ) = (source, target)
-        {
+        if let (BufferOrSlot::Buffer(a), BufferOrSlot::Buffer(b)) = (source.buffer, target.buffer) {
             if a.same_allocation(b) {
-                check_no_overlap(a.storage_offset() + ao, b.storage_offset() + bo, length)?;
+                check_no_overlap(
+                    a.storage_offset() + source.offset,
+                    b.storage_offset() + target.offset,
+                    length,
+                )?;
             }
         }
         let result = self.inner.copy(source, target);
@@ -666,23 +657,12 @@ fn with_source_length<'a>(
             target.length()
         )));
     }
-    Ok(match target {
-        BufferRef::Direct { buffer, offset, .. } => BufferRef::Direct {
-            buffer,
-            offset,
-            length,
-        },
-        BufferRef::Slot { slot, offset, .. } => BufferRef::Slot {
-            slot,
-            offset,
-            length,
-        },
-    })
+    Ok(BufferRange { length, ..target })
 }
 
 #[inline]
 fn require_dispatch_usage(binding: &BufferRef<'_>) -> Result<()> {
-    if let BufferRef::Direct { buffer, .. } = binding {
+    if let BufferOrSlot::Buffer(buffer) = binding.buffer {
         if !buffer
             .usage()
             .intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ)
@@ -767,22 +747,18 @@ pub fn resolve_direct_refs(refs: &[BufferRef<'_>], what: &str) -> Result<Vec<Bin
 
 /// Resolves one direct reference, entry `index` of a list of `what`.
 fn resolve_direct(r: &BufferRef<'_>, what: &str, index: usize) -> Result<BindingTableEntry> {
-    match *r {
-        BufferRef::Direct {
-            buffer,
-            offset,
-            length,
-        } => {
+    match r.buffer {
+        BufferOrSlot::Buffer(buffer) => {
             let length = buffer
-                .resolve_range(offset, length)
+                .resolve_range(r.offset, r.length)
                 .map_err(|status| status.with_context(format!("in {what} {index}")))?;
             Ok(BindingTableEntry {
                 buffer: Buffer::clone(buffer),
-                offset,
+                offset: r.offset,
                 length,
             })
         }
-        BufferRef::Slot { slot, .. } => Err(Status::invalid_argument(format!(
+        BufferOrSlot::Slot(slot) => Err(Status::invalid_argument(format!(
             "{what} {index} is a reference to binding table slot {slot}; it must be a buffer"
         ))),
     }
@@ -973,7 +949,8 @@ mod tests {
         expect(error, StatusCode::InvalidArgument, &["slot 0", "empty"]);
         let error = BufferRef::slot(2, 0, 4).resolve(&table).unwrap_err();
         expect(error, StatusCode::OutOfRange, &["slot 2", "2 entries"]);
-        let resolved = BufferRef::slot(1, 4, 4).resolve(&table).unwrap();
+        let reference = BufferRef::slot(1, 4, 4);
+        let resolved = reference.resolve(&table).unwrap();
         assert_eq!((resolved.offset, resolved.length), (4, 4));
     }
 

@@ -5,23 +5,15 @@
 //! wait fails or the work fails, the signal semaphores fail with that status.
 
 use std::fmt;
-use std::sync::Arc;
 
 use crate::buffer::Buffer;
 use crate::buffer_ref::BindingTableEntry;
 use crate::command_buffer::Submission;
 use crate::executable::Executable;
 use crate::memory::FillPattern;
-use crate::{Result, Timepoint};
-
-/// Workgroup counts of a queued dispatch.
-#[derive(Clone, Debug)]
-pub enum QueueWorkgroups {
-    /// Known counts.
-    Static([u32; 3]),
-    /// Three u32 counts read from this buffer range when the dispatch runs.
-    Indirect(BindingTableEntry),
-}
+use crate::semaphore::Timepoint;
+use crate::status::Result;
+use crate::workgroups::WorkgroupCount;
 
 /// A host function run by a queue (see `Device::queue_host_call`).
 pub type HostCall = Box<dyn FnOnce() -> Result<()> + Send>;
@@ -33,7 +25,7 @@ pub enum QueueWork {
     /// Runs a command buffer's recorded commands with a binding table.
     Execute {
         /// What the command buffer produced.
-        submission: SubmissionHandle,
+        submission: Submission,
         /// The resolved binding table; `None` is an empty slot, which no command uses.
         binding_table: Vec<Option<BindingTableEntry>>,
     },
@@ -65,7 +57,7 @@ pub enum QueueWork {
         /// The export's ordinal.
         ordinal: u32,
         /// Workgroup counts.
-        workgroups: QueueWorkgroups,
+        workgroups: WorkgroupCount<BindingTableEntry>,
         /// Push constants.
         constants: Vec<u32>,
         /// Bindings.
@@ -111,24 +103,6 @@ impl QueueWork {
 impl fmt::Debug for QueueWork {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// A command buffer's submission, shareable by the queued operation.
-#[derive(Clone)]
-pub enum SubmissionHandle {
-    /// Already executed while recorded; `Some` holds its failure.
-    Executed(Option<crate::Status>),
-    /// Deferred commands for the driver to downcast and replay.
-    Deferred(Arc<dyn std::any::Any + Send + Sync>),
-}
-
-impl From<Submission> for SubmissionHandle {
-    fn from(submission: Submission) -> SubmissionHandle {
-        match submission {
-            Submission::Executed(failure) => SubmissionHandle::Executed(failure),
-            Submission::Deferred(commands) => SubmissionHandle::Deferred(commands),
-        }
     }
 }
 

@@ -5,19 +5,24 @@
 //! are refused: when recorded or queued for static counts, and when read for indirect ones.
 
 use crate::buffer_ref::BufferRef;
-use crate::{Result, Status};
+use crate::status::{Result, Status};
 
 /// The largest z count: the executable ABI carries it in 16 bits.
 pub const MAX_WORKGROUP_COUNT_Z: u32 = u16::MAX as u32;
 
-/// How many workgroups a dispatch runs.
+/// How many workgroups a dispatch runs: counts known now, or three u32 counts read from the
+/// range `R` when the dispatch executes. `R` is the buffer range type of whoever holds the
+/// dispatch (see [`crate::BufferRange`]).
 #[derive(Clone, Copy, Debug)]
-pub enum Workgroups<'a> {
+pub enum WorkgroupCount<R> {
     /// Counts known at record time.
     Static([u32; 3]),
-    /// Three u32 counts read from a buffer when the dispatch executes.
-    Indirect(BufferRef<'a>),
+    /// Three u32 counts read from this range when the dispatch executes.
+    Indirect(R),
 }
+
+/// The workgroup counts a dispatch is recorded or queued with.
+pub type Workgroups<'a> = WorkgroupCount<BufferRef<'a>>;
 
 /// The number of workgroups `counts` make, or `OUT_OF_RANGE` naming the counts when z exceeds
 /// [`MAX_WORKGROUP_COUNT_Z`] or the product does not fit in 64 bits.
