@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::race_annotations::{happens_after, happens_before};
 use crate::range_claims::RangeClaims;
-use crate::{Result, Status};
+use crate::status::{Result, Status};
 
 const READER_ONE: u64 = 1;
 const READER_MASK: u64 = (1 << 24) - 1;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::buffer::Buffer;
 use crate::memory::{BufferCompatibility, BufferParams, DeviceSize, MemoryType};
-use crate::{Result, Status};
+use crate::status::{Result, Status};
 
 /// Caller-owned host memory to be wrapped as a buffer without a copy.
 pub struct HostAllocation {

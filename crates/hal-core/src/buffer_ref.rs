@@ -124,7 +124,10 @@ impl<B: Borrow<Buffer>> BufferRange<BufferOrSlot<B>> {
     /// slot; submission checks both first ([`crate::CommandBuffer::prepare_submit`]), so this
     /// only guards drivers.
     #[inline]
-    pub fn resolve<'t>(&'t self, table: &'t [Option<BindingTableEntry>]) -> Result<ResolvedRef<'t>> {
+    pub fn resolve<'t>(
+        &'t self,
+        table: &'t [Option<BindingTableEntry>],
+    ) -> Result<ResolvedRef<'t>> {
         match &self.buffer {
             BufferOrSlot::Buffer(buffer) => {
                 let buffer = buffer.borrow();
@@ -147,9 +150,10 @@ impl<B: Borrow<Buffer>> BufferRange<BufferOrSlot<B>> {
                         )))
                     }
                 };
-                let length = resolve_range(entry.length, self.offset, self.length).map_err(
-                    |status| status.with_context(format!("in binding table slot {slot}")),
-                )?;
+                let length =
+                    resolve_range(entry.length, self.offset, self.length).map_err(|status| {
+                        status.with_context(format!("in binding table slot {slot}"))
+                    })?;
                 Ok(BufferRange {
                     buffer: &entry.buffer,
                     offset: entry.offset + self.offset,

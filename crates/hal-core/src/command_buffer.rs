@@ -12,12 +12,14 @@ use std::sync::Arc;
 
 use bitflags::bitflags;
 
-use crate::buffer::{check_fill_alignment, check_no_overlap, Buffer};
+use crate::buffer::{check_no_overlap, Buffer};
 use crate::buffer_ref::{BindingTableEntry, BufferOrSlot, BufferRange, BufferRef, SlotRequirement};
+use crate::event::Event;
 use crate::executable::{Executable, ExportInfo};
-use crate::memory::{BufferUsage, DeviceSize, FillPattern, MAX_UPDATE_SIZE, WHOLE_BUFFER};
+use crate::fill_pattern::{check_fill_alignment, FillPattern};
+use crate::memory::{BufferUsage, DeviceSize, MAX_UPDATE_SIZE, WHOLE_BUFFER};
+use crate::status::{Result, Status};
 use crate::workgroups::{workgroup_total, Workgroups};
-use crate::{Event, Result, Status};
 
 bitflags! {
     /// How a command buffer will be used.

@@ -1,7 +1,7 @@
 //! Device URIs: `driver`, `driver://`, `driver://path`, `driver://@ordinal`, each optionally
 //! followed by `?key=value&key=value`.
 
-use crate::{Result, Status};
+use crate::status::{Result, Status};
 
 /// Which device of a driver a URI selects.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,97 +97,10 @@ impl DeviceUri {
     }
 }
 
-/// A parameter a driver accepts in device URIs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ParameterInfo {
-    /// The key.
-    pub name: &'static str,
-    /// What it controls and its accepted values.
-    pub description: &'static str,
-}
-
-/// Device creation parameters with typed accessors whose errors name the key and the value.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DeviceParams {
-    entries: Vec<(String, String)>,
-}
-
-impl DeviceParams {
-    /// Parameters from key/value pairs.
-    pub fn new(entries: Vec<(String, String)>) -> DeviceParams {
-        DeviceParams { entries }
-    }
-
-    /// Parameters from `(&str, &str)` pairs.
-    pub fn from_pairs(pairs: &[(&str, &str)]) -> DeviceParams {
-        DeviceParams::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    /// The pairs, in order.
-    pub fn entries(&self) -> &[(String, String)] {
-        &self.entries
-    }
-
-    /// Rejects keys that are not in `accepted`, naming the first unknown one.
-    pub fn check_known(&self, driver: &str, accepted: &[ParameterInfo]) -> Result<()> {
-        for (key, _) in &self.entries {
-            if !accepted.iter().any(|p| p.name == key) {
-                let names: Vec<&str> = accepted.iter().map(|p| p.name).collect();
-                return Err(Status::invalid_argument(format!(
-                    "unknown parameter '{key}' for driver {driver}; accepted parameters: {names:?}"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// The raw value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `key` as an unsigned integer in `[min, max]`.
-    pub fn get_u64(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        let parsed: u64 = value.parse().map_err(|_| {
-            Status::invalid_argument(format!(
-                "parameter '{key}' value '{value}' is not an unsigned integer"
-            ))
-        })?;
-        if parsed < min || parsed > max {
-            return Err(Status::out_of_range(format!(
-                "parameter '{key}' value {parsed} is outside [{min}, {max}]"
-            )));
-        }
-        Ok(Some(parsed))
-    }
-
-    /// `key` as a boolean (`true`/`false`/`1`/`0`).
-    pub fn get_bool(&self, key: &str) -> Result<Option<bool>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some("true" | "1") => Ok(Some(true)),
-            Some("false" | "0") => Ok(Some(false)),
-            Some(value) => Err(Status::invalid_argument(format!(
-                "parameter '{key}' value '{value}' is not a boolean (true, false, 1 or 0)"
-            ))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::StatusCode;
 
     #[test]
     fn parses_every_form() {
@@ -219,29 +132,8 @@ mod tests {
             "x://a/b",
         ] {
             let err = DeviceUri::parse(uri).unwrap_err();
-            assert_eq!(err.code(), crate::StatusCode::InvalidArgument, "{uri}");
+            assert_eq!(err.code(), StatusCode::InvalidArgument, "{uri}");
             assert!(err.message().contains(&format!("'{uri}'")), "{err}");
         }
-    }
-
-    #[test]
-    fn typed_values_name_key_and_value() {
-        let params = DeviceParams::from_pairs(&[("n", "abc"), ("b", "maybe"), ("big", "99")]);
-        let err = params.get_u64("n", 0, 10).unwrap_err();
-        assert!(
-            err.message().contains("'n'") && err.message().contains("'abc'"),
-            "{err}"
-        );
-        assert!(params
-            .get_bool("b")
-            .unwrap_err()
-            .message()
-            .contains("'maybe'"));
-        assert!(params
-            .get_u64("big", 0, 10)
-            .unwrap_err()
-            .message()
-            .contains("99"));
-        assert_eq!(params.get_u64("missing", 0, 1).unwrap(), None);
     }
 }

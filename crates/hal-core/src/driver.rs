@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
-use crate::device_uri::{DeviceParams, DeviceSelector, DeviceUri, ParameterInfo};
-use crate::{Device, DeviceInfo, Result, Status};
+use crate::device::{Device, DeviceInfo};
+use crate::device_params::{DeviceParams, ParameterInfo};
+use crate::device_uri::{DeviceSelector, DeviceUri};
+use crate::status::{Result, Status};
 
 /// What a driver crate implements.
 pub trait DriverImpl: Send + Sync + 'static {

@@ -15,9 +15,15 @@ mod buffer;
 mod buffer_ref;
 mod command_buffer;
 mod device;
+mod device_access;
+mod device_params;
+mod device_queue;
 mod device_uri;
 mod driver;
+mod event;
 mod executable;
+mod executable_cache;
+mod fill_pattern;
 mod mapping;
 mod memory;
 mod queue;
@@ -32,33 +38,38 @@ mod workgroups;
 
 pub use access_gate::AccessGate;
 pub use allocator::{Allocator, AllocatorImpl, AllocatorStatistics, HostAllocation};
-pub use buffer::{
-    check_fill_alignment, check_no_overlap, resolve_range, Buffer, BufferStorage, DeviceAccess,
+pub use buffer::{check_no_overlap, resolve_range, Buffer, BufferStorage};
+pub use buffer_ref::{
+    BindingTableEntry, BufferOrSlot, BufferRange, BufferRef, RecordedRef, ResolvedRef,
+    SlotRequirement,
 };
-pub use buffer_ref::{BindingTableEntry, BufferRef, ResolvedRef, SlotRequirement};
 pub use command_buffer::{
     CommandBuffer, CommandBufferImpl, CommandBufferMode, CommandBufferParams, CommandCategory,
     Dispatch, DispatchOptions, RecordingState, Submission, SubmitClaim, MAX_DYNAMIC_LOCAL_MEMORY,
 };
 pub use device::{Device, DeviceImpl, DeviceInfo};
-pub use device_uri::{DeviceParams, DeviceSelector, DeviceUri, ParameterInfo};
+pub use device_access::DeviceAccess;
+pub use device_params::{DeviceParams, ParameterInfo};
+pub use device_uri::{DeviceSelector, DeviceUri};
 pub use driver::{create_device, registered_drivers, Driver, DriverImpl, DriverRegistration};
+pub use event::{Event, EventImpl};
 pub use executable::{
-    BindingFlags, Event, EventImpl, Executable, ExecutableCache, ExecutableCacheImpl,
-    ExecutableImpl, ExecutableInfo, ExecutableParams, ExportFlags, ExportInfo, MAX_BINDING_COUNT,
-    MAX_CONSTANT_COUNT, MAX_EXECUTABLE_CONSTANT_COUNT,
+    BindingFlags, Executable, ExecutableImpl, ExecutableInfo, ExportFlags, ExportInfo,
+    MAX_BINDING_COUNT, MAX_CONSTANT_COUNT, MAX_EXECUTABLE_CONSTANT_COUNT,
 };
+pub use executable_cache::{ExecutableCache, ExecutableCacheImpl, ExecutableParams};
+pub use fill_pattern::{check_fill_alignment, fill_bytes, FillPattern};
 pub use mapping::{MappedRead, MappedWrite};
 pub use memory::{
-    fill_bytes, BufferCompatibility, BufferParams, BufferUsage, DeviceSize, FillPattern,
-    MemoryAccess, MemoryType, BUFFER_ALIGNMENT, MAX_UPDATE_SIZE, WHOLE_BUFFER,
+    BufferCompatibility, BufferParams, BufferUsage, DeviceSize, MemoryAccess, MemoryType,
+    BUFFER_ALIGNMENT, MAX_UPDATE_SIZE, WHOLE_BUFFER,
 };
-pub use queue::{HostCall, QueueOperation, QueueWork, QueueWorkgroups, SubmissionHandle};
+pub use queue::{HostCall, QueueOperation, QueueWork};
 pub use range_claims::{RangeClaims, RangeUse};
 pub use semaphore::{Semaphore, SemaphoreImpl, Timepoint, WaitMode};
 pub use status::{Result, ResultExt, Status, StatusCode};
 pub use timeout::Timeout;
-pub use workgroups::{workgroup_total, Workgroups, MAX_WORKGROUP_COUNT_Z};
+pub use workgroups::{workgroup_total, WorkgroupCount, Workgroups, MAX_WORKGROUP_COUNT_Z};
 
 /// Re-exported so that driver crates can register without depending on `inventory` themselves.
 pub use inventory;

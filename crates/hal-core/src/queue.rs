@@ -10,7 +10,7 @@ use crate::buffer::Buffer;
 use crate::buffer_ref::BindingTableEntry;
 use crate::command_buffer::Submission;
 use crate::executable::Executable;
-use crate::memory::FillPattern;
+use crate::fill_pattern::FillPattern;
 use crate::semaphore::Timepoint;
 use crate::status::Result;
 use crate::workgroups::WorkgroupCount;

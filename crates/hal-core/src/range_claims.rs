@@ -16,7 +16,7 @@
 
 use parking_lot::Mutex;
 
-use crate::{Result, Status};
+use crate::status::{Result, Status};
 
 /// How device work uses a byte range: three facts, packed in a byte so that comparing uses on
 /// the dispatch path is one instruction.
@@ -158,7 +158,7 @@ impl RangeClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::StatusCode;
+    use crate::status::StatusCode;
 
     #[test]
     fn only_opaque_kernels_may_race_each_other() {

@@ -4,7 +4,8 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::{Result, Timeout};
+use crate::status::{Result, Status};
+use crate::timeout::Timeout;
 
 /// What drivers implement for semaphores. `signal` must reject values that do not increase,
 /// `fail` keeps the first failure, and waits return that failure once it happened.
@@ -19,7 +20,7 @@ pub trait SemaphoreImpl: Any + Send + Sync {
     /// Raises the value to `value`, which must be greater than the current one.
     fn signal(&self, value: u64) -> Result<()>;
     /// Fails the semaphore with `status` unless it already failed.
-    fn fail(&self, status: crate::Status);
+    fn fail(&self, status: Status);
     /// Blocks until the value reaches `value`, the semaphore fails, or the timeout expires.
     fn wait(&self, value: u64, timeout: Timeout) -> Result<()>;
     /// For drivers that downcast their own semaphores.
@@ -80,7 +81,7 @@ impl Semaphore {
     }
 
     /// Fails the semaphore. The first failure wins; every waiter wakes with it.
-    pub fn fail(&self, status: crate::Status) {
+    pub fn fail(&self, status: Status) {
         self.inner().fail(status)
     }
 

@@ -7,12 +7,21 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::{
-    AccessGate, Allocator, Buffer, BufferParams, BufferRef, BufferStorage, BufferUsage,
-    CommandBufferImpl, CommandBufferParams, DeviceImpl, DeviceInfo, DeviceSize, Dispatch, Event,
-    Executable, ExecutableCache, ExecutableImpl, ExecutableInfo, ExportInfo, FillPattern,
-    QueueOperation, Result, Semaphore, Status, Submission, Timeout, Timepoint, WaitMode,
-};
+use crate::access_gate::AccessGate;
+use crate::allocator::Allocator;
+use crate::buffer::{Buffer, BufferStorage};
+use crate::buffer_ref::BufferRef;
+use crate::command_buffer::{CommandBufferImpl, CommandBufferParams, Dispatch, Submission};
+use crate::device::{Device, DeviceImpl, DeviceInfo};
+use crate::event::Event;
+use crate::executable::{Executable, ExecutableImpl, ExecutableInfo, ExportInfo};
+use crate::executable_cache::ExecutableCache;
+use crate::fill_pattern::FillPattern;
+use crate::memory::{BufferParams, BufferUsage, DeviceSize};
+use crate::queue::QueueOperation;
+use crate::semaphore::{Semaphore, Timepoint, WaitMode};
+use crate::status::{Result, Status};
+use crate::timeout::Timeout;
 
 struct HeapStorage {
     gate: AccessGate,
@@ -138,7 +147,7 @@ pub(crate) struct RecordingDevice {
 
 impl RecordingDevice {
     /// A device with an empty queue, and its handle.
-    pub(crate) fn create() -> (Arc<RecordingDevice>, crate::Device) {
+    pub(crate) fn create() -> (Arc<RecordingDevice>, Device) {
         let device = Arc::new(RecordingDevice {
             info: DeviceInfo {
                 id: 0,
@@ -148,7 +157,7 @@ impl RecordingDevice {
             operations: Mutex::new(Vec::new()),
             command_buffer_dispatches: Arc::default(),
         });
-        (device.clone(), crate::Device::new(device))
+        (device.clone(), Device::new(device))
     }
 }
 

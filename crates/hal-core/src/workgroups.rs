@@ -47,7 +47,7 @@ fn too_many(counts: [u32; 3], why: &str) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::StatusCode;
+    use crate::status::StatusCode;
 
     #[test]
     fn totals_that_fit() {
