@@ -24,10 +24,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 
-use hal_core::Status;
+use hal_core::{Result, Status};
 use parking_lot::Mutex;
 
-use crate::semaphore::LocalSemaphore;
+/// A semaphore as the check sees it: whether a value is reached, and who could still advance it.
+/// The check knows semaphores only through this, so that the semaphore can build on the check
+/// (it runs one when its last handle closes) without the two naming each other.
+pub(crate) trait Timeline: Send + Sync {
+    /// Whether `value` is reached: `Ok(true)`, not yet: `Ok(false)`, or the failure.
+    fn is_reached(&self, value: u64) -> Result<bool>;
+    /// Whether a user handle is open.
+    fn has_handles(&self) -> bool;
+    /// How many accepted queue operations will still signal (or fail) it.
+    fn signalers(&self) -> usize;
+}
 
 /// What a parked operation does when it is found abandoned.
 pub(crate) trait Cancel: Send + Sync {
@@ -37,8 +47,8 @@ pub(crate) trait Cancel: Send + Sync {
 
 /// One parked operation, as the check sees it.
 struct Parked {
-    waits: Vec<(Weak<LocalSemaphore>, u64)>,
-    signals: Vec<Weak<LocalSemaphore>>,
+    waits: Vec<(Weak<dyn Timeline>, u64)>,
+    signals: Vec<Weak<dyn Timeline>>,
     cancel: Weak<dyn Cancel>,
 }
 
@@ -48,11 +58,19 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 /// Registers a parked operation that waits for `waits` and will signal `signals`; returns the id
 /// to [`unpark`] it with once it resolves.
-pub(crate) fn park(
-    waits: Vec<(Weak<LocalSemaphore>, u64)>,
-    signals: Vec<Weak<LocalSemaphore>>,
+pub(crate) fn park<S: Timeline + 'static>(
+    waits: Vec<(Weak<S>, u64)>,
+    signals: Vec<Weak<S>>,
     cancel: Weak<dyn Cancel>,
 ) -> u64 {
+    let waits = waits
+        .into_iter()
+        .map(|(semaphore, value)| (semaphore as Weak<dyn Timeline>, value))
+        .collect();
+    let signals = signals
+        .into_iter()
+        .map(|semaphore| semaphore as Weak<dyn Timeline>)
+        .collect();
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     PARKED.lock().insert(
         id,
@@ -72,7 +90,10 @@ pub(crate) fn unpark(id: u64) {
 
 /// Fails every parked operation that nothing can release any more (see the module docs).
 pub fn cancel_abandoned() {
-    let (abandoned, semaphores) = find_abandoned();
+    let Verdict {
+        abandoned,
+        semaphores,
+    } = find_abandoned();
     // Dropped only now, with the registry unlocked: the last reference to a semaphore fails the
     // work still waiting on it, which unparks that work.
     drop(semaphores);
@@ -92,9 +113,16 @@ pub fn parked_operations() -> usize {
     PARKED.lock().len()
 }
 
-/// The abandoned operations, and the semaphores the check looked at (for the caller to drop
-/// once the registry is unlocked).
-fn find_abandoned() -> (Vec<Arc<dyn Cancel>>, Vec<Arc<LocalSemaphore>>) {
+/// What one check found.
+struct Verdict {
+    /// The abandoned operations.
+    abandoned: Vec<Arc<dyn Cancel>>,
+    /// The semaphores the check looked at, for the caller to drop once the registry is unlocked.
+    semaphores: Vec<Arc<dyn Timeline>>,
+}
+
+/// Finds the parked operations nothing can release any more.
+fn find_abandoned() -> Verdict {
     let parked = PARKED.lock();
     // Number the semaphores the parked operations name.
     let mut numbering = Numbering::default();
@@ -176,22 +204,28 @@ fn find_abandoned() -> (Vec<Arc<dyn Cancel>>, Vec<Arc<LocalSemaphore>>) {
         .filter(|op| op.blockers > 0)
         .filter_map(|op| op.cancel.upgrade())
         .collect();
-    (abandoned, semaphores)
+    Verdict {
+        abandoned,
+        semaphores,
+    }
 }
 
 /// Dense numbers for the semaphores of one check.
 #[derive(Default)]
 struct Numbering {
-    index: HashMap<*const LocalSemaphore, usize>,
-    semaphores: Vec<Arc<LocalSemaphore>>,
+    /// By address: the data pointer alone, as one semaphore may be reached through trait
+    /// objects with different vtables.
+    index: HashMap<*const (), usize>,
+    semaphores: Vec<Arc<dyn Timeline>>,
 }
 
 impl Numbering {
     /// The number of a semaphore that still exists.
-    fn number(&mut self, weak: &Weak<LocalSemaphore>) -> Option<usize> {
+    fn number(&mut self, weak: &Weak<dyn Timeline>) -> Option<usize> {
         let semaphore = weak.upgrade()?;
         let next = self.semaphores.len();
-        let number = *self.index.entry(Arc::as_ptr(&semaphore)).or_insert(next);
+        let address = Arc::as_ptr(&semaphore).cast::<()>();
+        let number = *self.index.entry(address).or_insert(next);
         if number == next {
             self.semaphores.push(semaphore);
         }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::blocking::Notification;
+use crate::liveness::{cancel_abandoned, Timeline};
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use hal_core::race_annotations::{happens_after, happens_before};
 use hal_core::{Result, Semaphore, SemaphoreImpl, Status, Timeout};
@@ -364,8 +365,23 @@ impl SemaphoreImpl for LocalSemaphore {
 
     fn handle_closed(&self) {
         if self.handles.fetch_sub(1, Ordering::AcqRel) == 1 && self.may_be_abandoned() {
-            crate::liveness::cancel_abandoned();
+            cancel_abandoned();
         }
+    }
+}
+
+/// What the liveness check reads of a semaphore: the inherent methods of the same names.
+impl Timeline for LocalSemaphore {
+    fn is_reached(&self, value: u64) -> Result<bool> {
+        LocalSemaphore::is_reached(self, value)
+    }
+
+    fn has_handles(&self) -> bool {
+        LocalSemaphore::has_handles(self)
+    }
+
+    fn signalers(&self) -> usize {
+        LocalSemaphore::signalers(self)
     }
 }
 
