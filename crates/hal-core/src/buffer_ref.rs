@@ -5,7 +5,7 @@
 use std::borrow::Borrow;
 
 use crate::buffer::{resolve_range, Buffer};
-use crate::memory::{BufferUsage, DeviceSize, WHOLE_BUFFER};
+use crate::memory::{DeviceSize, WHOLE_BUFFER};
 use crate::status::{Result, Status};
 
 /// Bytes `[offset, offset + length)` of a buffer held as `H`.
@@ -199,31 +199,36 @@ impl<B: Borrow<Buffer>> BufferRange<B> {
     }
 }
 
-/// What a command buffer requires of one binding-table slot, collected while recording.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SlotRequirement {
-    /// The table entry must be at least this long.
-    pub min_length: DeviceSize,
-    /// The entry's buffer must allow this usage.
-    pub usage: BufferUsage,
-    /// The slot is bound to a dispatch, so its buffer needs a dispatch usage.
-    pub dispatch: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::StatusCode;
+    use crate::test_support::buffer;
 
-impl SlotRequirement {
-    /// How the slot is used, for messages: `a dispatch binding` and/or the usage bits required.
-    pub fn describe(&self) -> String {
-        match (self.dispatch, self.usage.is_empty()) {
-            (true, true) => "as a dispatch binding".to_string(),
-            (true, false) => format!("as a dispatch binding and with usage {:?}", self.usage),
-            (false, _) => format!("with usage {:?}", self.usage),
+    fn expect(status: Status, code: StatusCode, needles: &[&str]) {
+        assert_eq!(status.code(), code, "{status}");
+        let text = status.to_string();
+        for needle in needles {
+            assert!(text.contains(needle), "'{text}' does not name '{needle}'");
         }
     }
 
-    /// Folds in one more use of the slot.
-    pub fn merge(&mut self, other: SlotRequirement) {
-        self.min_length = self.min_length.max(other.min_length);
-        self.usage |= other.usage;
-        self.dispatch |= other.dispatch;
+    #[test]
+    fn resolving_an_empty_or_missing_slot_names_it() {
+        let table = [
+            None,
+            Some(BindingTableEntry {
+                buffer: buffer(8),
+                offset: 0,
+                length: 8,
+            }),
+        ];
+        let error = BufferRef::slot(0, 0, 4).resolve(&table).unwrap_err();
+        expect(error, StatusCode::InvalidArgument, &["slot 0", "empty"]);
+        let error = BufferRef::slot(2, 0, 4).resolve(&table).unwrap_err();
+        expect(error, StatusCode::OutOfRange, &["slot 2", "2 entries"]);
+        let reference = BufferRef::slot(1, 4, 4);
+        let resolved = reference.resolve(&table).unwrap();
+        assert_eq!((resolved.offset, resolved.length), (4, 4));
     }
 }

@@ -1,208 +1,31 @@
-//! Command buffers: recorded fills, updates, copies, dispatches, barriers and events.
+//! The command buffer handle: recorded fills, updates, copies, dispatches, barriers and events.
 //!
 //! The [`CommandBuffer`] handle validates every command once for all drivers (recording state,
 //! categories, ranges, alignment, usage, counts) and then hands it to the driver's
 //! [`CommandBufferImpl`]. Recording takes `&mut self`, so a command buffer is recorded by one
 //! thread without locks; once ended it can be shared and submitted from anywhere.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-use bitflags::bitflags;
-
-use crate::buffer::{check_no_overlap, Buffer};
-use crate::buffer_ref::{BindingTableEntry, BufferOrSlot, BufferRange, BufferRef, SlotRequirement};
+use crate::buffer::check_no_overlap;
+use crate::buffer_ref::{BindingTableEntry, BufferOrSlot, BufferRange, BufferRef};
+use crate::command_buffer_impl::{CommandBufferImpl, Dispatch};
+use crate::command_buffer_params::{CommandBufferMode, CommandBufferParams, CommandCategory};
+use crate::command_validation::{
+    check_indirect_parameters, resolve_binding_table, validate_dispatch_shape,
+};
+use crate::dispatch_options::DispatchOptions;
 use crate::event::Event;
-use crate::executable::{Executable, ExportInfo};
+use crate::executable::Executable;
 use crate::fill_pattern::{check_fill_alignment, FillPattern};
-use crate::memory::{BufferUsage, DeviceSize, MAX_UPDATE_SIZE, WHOLE_BUFFER};
+use crate::memory::{BufferUsage, DeviceSize, WHOLE_BUFFER};
+use crate::slot_requirements::{SlotRequirement, SlotRequirements};
 use crate::status::{Result, Status};
 use crate::workgroups::{workgroup_total, Workgroups};
 
-bitflags! {
-    /// How a command buffer will be used.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub struct CommandBufferMode: u32 {
-        /// Submitted at most once.
-        const ONE_SHOT = 1 << 0;
-        /// The driver may execute commands while they are recorded (one-shot only).
-        const ALLOW_INLINE_EXECUTION = 1 << 4;
-    }
-}
-
-bitflags! {
-    /// The kinds of commands a command buffer may hold.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub struct CommandCategory: u32 {
-        /// Fill, update and copy.
-        const TRANSFER = 1 << 0;
-        /// Dispatch.
-        const DISPATCH = 1 << 1;
-        /// Everything.
-        const ANY = Self::TRANSFER.bits() | Self::DISPATCH.bits();
-    }
-}
-
-/// How to create a command buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CommandBufferParams {
-    /// One-shot or reusable, inline execution allowed or not.
-    pub mode: CommandBufferMode,
-    /// What commands it may hold.
-    pub categories: CommandCategory,
-    /// How many binding-table slots its commands may reference (0: direct references only).
-    pub binding_capacity: u32,
-}
-
-impl CommandBufferParams {
-    /// A one-shot buffer of any category that drivers may execute inline.
-    pub fn one_shot_inline() -> CommandBufferParams {
-        CommandBufferParams {
-            mode: CommandBufferMode::ONE_SHOT | CommandBufferMode::ALLOW_INLINE_EXECUTION,
-            categories: CommandCategory::ANY,
-            binding_capacity: 0,
-        }
-    }
-
-    /// A reusable buffer of any category with `binding_capacity` table slots.
-    pub fn reusable(binding_capacity: u32) -> CommandBufferParams {
-        CommandBufferParams {
-            mode: CommandBufferMode::empty(),
-            categories: CommandCategory::ANY,
-            binding_capacity,
-        }
-    }
-
-    /// Checks the combination of flags.
-    pub fn validate(&self) -> Result<()> {
-        if self
-            .mode
-            .contains(CommandBufferMode::ALLOW_INLINE_EXECUTION)
-            && !self.mode.contains(CommandBufferMode::ONE_SHOT)
-        {
-            return Err(Status::invalid_argument(
-                "inline execution is only allowed for one-shot command buffers",
-            ));
-        }
-        if self.categories.is_empty() {
-            return Err(Status::invalid_argument(
-                "a command buffer needs at least one category",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The most bytes of dynamic workgroup local memory one dispatch may request
-/// ([`DispatchOptions::dynamic_local_memory`]): 16 MiB. Every thread that runs the dispatch's
-/// workgroups holds this much on top of the export's static local memory, and keeps it for later
-/// dispatches. IREE's local-task gives each worker 64 KiB by default.
-pub const MAX_DYNAMIC_LOCAL_MEMORY: u32 = 16 << 20;
-
-/// What a dispatch may ask for beyond its executable, workgroups, constants and bindings (see
-/// [`CommandBuffer::dispatch_with`] and [`crate::Device::queue_dispatch_with`]). The default asks
-/// for nothing more, which is what [`CommandBuffer::dispatch`] and
-/// [`crate::Device::queue_dispatch`] use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct DispatchOptions {
-    /// Bytes of workgroup local memory to provide on top of the export's static local memory
-    /// ([`crate::ExportInfo::local_memory_size`]): IREE's `dynamic_workgroup_local_memory`.
-    /// Each workgroup then gets at least `local_memory_size + dynamic_local_memory` bytes of
-    /// scratch memory through its workgroup state's `local_memory` pointer and
-    /// `local_memory_size` (which reports everything it may use, possibly more). At most
-    /// [`MAX_DYNAMIC_LOCAL_MEMORY`]; 0 asks for nothing extra.
-    pub dynamic_local_memory: u32,
-}
-
-impl DispatchOptions {
-    /// Checks the options against `export`: the dynamic local memory is at most
-    /// [`MAX_DYNAMIC_LOCAL_MEMORY`], and with the export's static local memory fits in 32 bits.
-    /// Both errors are `OUT_OF_RANGE` and name the values.
-    #[inline]
-    pub fn validate(&self, export: &ExportInfo) -> Result<()> {
-        if self.dynamic_local_memory == 0 {
-            return Ok(());
-        }
-        self.check_local_memory(export)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn check_local_memory(&self, export: &ExportInfo) -> Result<()> {
-        let dynamic = self.dynamic_local_memory;
-        if dynamic > MAX_DYNAMIC_LOCAL_MEMORY {
-            return Err(Status::out_of_range(format!(
-                "dispatch of '{}' requests {dynamic} bytes of dynamic local memory; the limit is {MAX_DYNAMIC_LOCAL_MEMORY}",
-                export.name
-            )));
-        }
-        if export.local_memory_size.checked_add(dynamic).is_none() {
-            return Err(Status::out_of_range(format!(
-                "dispatch of '{}' requests {dynamic} bytes of dynamic local memory on top of the export's {} static bytes, more than 32 bits can count",
-                export.name, export.local_memory_size
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// A validated dispatch, as drivers receive it.
-#[derive(Clone, Copy, Debug)]
-pub struct Dispatch<'a> {
-    /// The executable.
-    pub executable: &'a Executable,
-    /// The export's ordinal.
-    pub ordinal: u32,
-    /// The workgroup counts.
-    pub workgroups: Workgroups<'a>,
-    /// Push constants (exactly the export's count).
-    pub constants: &'a [u32],
-    /// Bindings (exactly the export's count).
-    pub bindings: &'a [BufferRef<'a>],
-    /// Bytes of workgroup local memory to provide on top of the export's static local memory
-    /// (validated: at most [`MAX_DYNAMIC_LOCAL_MEMORY`], and the sum fits in a `u32`).
-    pub dynamic_local_memory: u32,
-}
-
-/// What a queue execute receives from a driver's command buffer, and what the queued operation
-/// holds until it runs (cloning shares the recorded commands).
-#[derive(Clone)]
-pub enum Submission {
-    /// The commands already ran while recorded; `Some` holds the failure that stopped them.
-    Executed(Option<Status>),
-    /// Recorded commands to run at submit; the driver downcasts them.
-    Deferred(Arc<dyn Any + Send + Sync>),
-}
-
-/// What drivers implement for command buffers. Every call arrives validated.
-pub trait CommandBufferImpl: Send + Sync + 'static {
-    /// Starts recording.
-    fn begin(&mut self) -> Result<()>;
-    /// Finishes recording.
-    fn end(&mut self) -> Result<()>;
-    /// Orders everything before against everything after.
-    fn execution_barrier(&mut self) -> Result<()>;
-    /// Signals an event once prior work completes.
-    fn signal_event(&mut self, event: &Event) -> Result<()>;
-    /// Resets an event once prior work completes.
-    fn reset_event(&mut self, event: &Event) -> Result<()>;
-    /// Waits for events before later work starts.
-    fn wait_events(&mut self, events: &[Event]) -> Result<()>;
-    /// Fills a range with a pattern (offset and length aligned to it).
-    fn fill(&mut self, target: BufferRef<'_>, pattern: FillPattern) -> Result<()>;
-    /// Writes `source` at the target (its length equals `source.len()` or is whole).
-    fn update(&mut self, source: &[u8], target: BufferRef<'_>) -> Result<()>;
-    /// Copies `source`'s range to `target` (same length, or the target's is whole).
-    fn copy(&mut self, source: BufferRef<'_>, target: BufferRef<'_>) -> Result<()>;
-    /// Dispatches a kernel.
-    fn dispatch(&mut self, dispatch: &Dispatch<'_>) -> Result<()>;
-    /// What a queue execute should run.
-    fn submission(&self) -> Submission;
-    /// For drivers that downcast their own command buffers.
-    fn as_any(&self) -> &dyn Any;
-}
+/// The largest payload one `update` command may carry (IREE's limit).
+pub const MAX_UPDATE_SIZE: usize = 64 * 1024;
 
 /// Where a command buffer is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,10 +43,7 @@ pub struct CommandBuffer {
     inner: Box<dyn CommandBufferImpl>,
     params: CommandBufferParams,
     state: RecordingState,
-    slot_requirements: Vec<Option<SlotRequirement>>,
-    /// Slot uses of the command being validated, merged into `slot_requirements` only once the
-    /// command is accepted, so a rejected command leaves no requirement behind.
-    pending_slots: Vec<(u32, SlotRequirement)>,
+    slot_requirements: SlotRequirements,
     submitted: AtomicBool,
 }
 
@@ -243,8 +63,7 @@ impl CommandBuffer {
             inner,
             params,
             state: RecordingState::Initial,
-            slot_requirements: Vec::new(),
-            pending_slots: Vec::new(),
+            slot_requirements: SlotRequirements::default(),
             submitted: AtomicBool::new(false),
         }
     }
@@ -266,7 +85,7 @@ impl CommandBuffer {
 
     /// What each used binding-table slot requires (index = slot).
     pub fn slot_requirements(&self) -> &[Option<SlotRequirement>] {
-        &self.slot_requirements
+        self.slot_requirements.by_slot()
     }
 
     /// Starts recording. A command buffer is recorded exactly once.
@@ -292,7 +111,7 @@ impl CommandBuffer {
 
     #[inline]
     fn require_recording(&mut self, what: &str) -> Result<()> {
-        self.pending_slots.clear();
+        self.slot_requirements.start_command();
         if self.state != RecordingState::Recording {
             return Err(Status::failed_precondition(format!(
                 "{what} on a command buffer in state {:?}; commands are recorded between begin and end",
@@ -385,7 +204,7 @@ impl CommandBuffer {
                     usage,
                     dispatch,
                 };
-                self.pending_slots.push((slot, requirement));
+                self.slot_requirements.note(slot, requirement);
                 Ok((length != WHOLE_BUFFER).then_some(length))
             }
         }
@@ -394,17 +213,8 @@ impl CommandBuffer {
     /// Completes a command: if the driver accepted it, its slot uses become requirements.
     #[inline]
     fn accept(&mut self, result: Result<()>) -> Result<()> {
-        if result.is_ok() && !self.pending_slots.is_empty() {
-            for (slot, requirement) in std::mem::take(&mut self.pending_slots) {
-                let index = slot as usize;
-                if self.slot_requirements.len() <= index {
-                    self.slot_requirements.resize(index + 1, None);
-                }
-                match &mut self.slot_requirements[index] {
-                    Some(existing) => existing.merge(requirement),
-                    empty => *empty = Some(requirement),
-                }
-            }
+        if result.is_ok() {
+            self.slot_requirements.accept_command();
         }
         result
     }
@@ -570,46 +380,7 @@ impl CommandBuffer {
             )));
         }
         let table = resolve_binding_table(binding_table)?;
-        for (slot, requirement) in self.slot_requirements.iter().enumerate() {
-            let Some(requirement) = requirement else {
-                continue;
-            };
-            let entry = match table.get(slot) {
-                Some(Some(entry)) => entry,
-                Some(None) => {
-                    return Err(Status::invalid_argument(format!(
-                        "binding table slot {slot} is empty, but the command buffer uses it ({})",
-                        requirement.describe()
-                    )))
-                }
-                None => {
-                    return Err(Status::invalid_argument(format!(
-                        "the command buffer uses binding table slot {slot}, but the table has {} entries",
-                        table.len()
-                    )))
-                }
-            };
-            if entry.length < requirement.min_length {
-                return Err(Status::out_of_range(format!(
-                    "binding table slot {slot} has {} bytes; the command buffer uses up to {}",
-                    entry.length, requirement.min_length
-                )));
-            }
-            entry
-                .buffer
-                .require_usage(requirement.usage, &format!("binding table slot {slot}"))?;
-            if requirement.dispatch
-                && !entry
-                    .buffer
-                    .usage()
-                    .intersects(BufferUsage::DISPATCH_STORAGE | BufferUsage::DISPATCH_UNIFORM_READ)
-            {
-                return Err(Status::permission_denied(format!(
-                    "binding table slot {slot} is bound to a dispatch and needs a DISPATCH_STORAGE usage, but its buffer allows only {:?}",
-                    entry.buffer.usage()
-                )));
-            }
-        }
+        self.slot_requirements.check(&table)?;
         let claimed = if self.params.mode.contains(CommandBufferMode::ONE_SHOT) {
             if self.submitted.swap(true, Ordering::AcqRel) {
                 return Err(Status::failed_precondition(
@@ -678,110 +449,30 @@ fn require_dispatch_usage(binding: &BufferRef<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Checks the counts of a dispatch against the export, and returns the export.
-#[inline]
-pub fn validate_dispatch_shape<'e>(
-    executable: &'e Executable,
-    ordinal: u32,
-    constants: &[u32],
-    bindings: &[BufferRef<'_>],
-) -> Result<&'e ExportInfo> {
-    let export = executable.export(ordinal)?;
-    if constants.len() != export.constant_count as usize {
-        return Err(Status::invalid_argument(format!(
-            "export '{}' takes {} constants, but {} were given",
-            export.name,
-            export.constant_count,
-            constants.len()
-        )));
-    }
-    if bindings.len() != export.binding_count as usize {
-        return Err(Status::invalid_argument(format!(
-            "export '{}' takes {} bindings, but {} were given",
-            export.name,
-            export.binding_count,
-            bindings.len()
-        )));
-    }
-    Ok(export)
-}
-
-/// Checks an indirect-parameters reference at `offset` with `length` bytes (if known now):
-/// 4-byte aligned, at least 12 bytes.
-pub fn check_indirect_parameters(offset: DeviceSize, length: Option<DeviceSize>) -> Result<()> {
-    if !offset.is_multiple_of(4) {
-        return Err(Status::invalid_argument(format!(
-            "indirect workgroup count offset {offset} is not 4-byte aligned"
-        )));
-    }
-    match length {
-        Some(length) if length < 12 => Err(Status::out_of_range(format!(
-            "indirect workgroup count needs 12 bytes, but the reference has {length}"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Resolves a binding table given at submit: every entry must be a direct reference inside its
-/// buffer, or `None` (an empty slot).
-pub fn resolve_binding_table(
-    table: &[Option<BufferRef<'_>>],
-) -> Result<Vec<Option<BindingTableEntry>>> {
-    table
-        .iter()
-        .enumerate()
-        .map(|(slot, entry)| {
-            entry
-                .as_ref()
-                .map(|entry| resolve_direct(entry, "binding table entry", slot))
-                .transpose()
-        })
-        .collect()
-}
-
-/// Resolves references that must all be direct (a queue dispatch's bindings).
-pub fn resolve_direct_refs(refs: &[BufferRef<'_>], what: &str) -> Result<Vec<BindingTableEntry>> {
-    refs.iter()
-        .enumerate()
-        .map(|(index, r)| resolve_direct(r, what, index))
-        .collect()
-}
-
-/// Resolves one direct reference, entry `index` of a list of `what`.
-fn resolve_direct(r: &BufferRef<'_>, what: &str, index: usize) -> Result<BindingTableEntry> {
-    match r.buffer {
-        BufferOrSlot::Buffer(buffer) => {
-            let length = buffer
-                .resolve_range(r.offset, r.length)
-                .map_err(|status| status.with_context(format!("in {what} {index}")))?;
-            Ok(BindingTableEntry {
-                buffer: Buffer::clone(buffer),
-                offset: r.offset,
-                length,
-            })
-        }
-        BufferOrSlot::Slot(slot) => Err(Status::invalid_argument(format!(
-            "{what} {index} is a reference to binding table slot {slot}; it must be a buffer"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+
     use super::*;
-    use crate::test_support::{buffer, executable, export, RecordingDevice};
-    use crate::{QueueWork, StatusCode};
+    use crate::dispatch_options::MAX_DYNAMIC_LOCAL_MEMORY;
+    use crate::recording_command_buffer::{RecordingCommandBuffer, SeenDispatch};
+    use crate::status::StatusCode;
+    use crate::test_support::{buffer, executable, export};
+
+    /// A command buffer for `params` over a driver that accepts every command, and the
+    /// dispatches that driver receives.
+    fn create(params: CommandBufferParams) -> (Arc<Mutex<Vec<SeenDispatch>>>, CommandBuffer) {
+        params.validate().unwrap();
+        let driver = RecordingCommandBuffer::default();
+        let dispatches = driver.dispatches.clone();
+        (dispatches, CommandBuffer::new(Box::new(driver), params))
+    }
 
     /// A reusable buffer with `capacity` slots whose only command copies slot `from` to `to`.
-    fn copy_between_slots(
-        device: &crate::Device,
-        capacity: u32,
-        from: u32,
-        to: u32,
-    ) -> CommandBuffer {
-        let mut command_buffer = device
-            .create_command_buffer(CommandBufferParams::reusable(capacity))
-            .unwrap();
+    fn copy_between_slots(capacity: u32, from: u32, to: u32) -> CommandBuffer {
+        let (_, mut command_buffer) = create(CommandBufferParams::reusable(capacity));
         command_buffer.begin().unwrap();
         command_buffer
             .copy(BufferRef::slot(from, 0, 16), BufferRef::slot(to, 0, 16))
@@ -800,8 +491,7 @@ mod tests {
 
     #[test]
     fn empty_slots_no_command_uses_are_accepted_and_stay_empty() {
-        let (_, device) = RecordingDevice::create();
-        let command_buffer = copy_between_slots(&device, 5, 1, 3);
+        let command_buffer = copy_between_slots(5, 1, 3);
         let (a, b) = (buffer(16), buffer(32));
         let (table, claim) = command_buffer
             .prepare_submit(&[
@@ -822,8 +512,7 @@ mod tests {
 
     #[test]
     fn an_empty_slot_a_command_uses_is_refused_naming_the_slot_and_its_use() {
-        let (_, device) = RecordingDevice::create();
-        let command_buffer = copy_between_slots(&device, 4, 1, 3);
+        let command_buffer = copy_between_slots(4, 1, 3);
         let a = buffer(16);
         let error = command_buffer
             .prepare_submit(&[None, Some(BufferRef::whole(&a)), None, None])
@@ -853,11 +542,8 @@ mod tests {
 
     #[test]
     fn an_empty_slot_a_dispatch_binds_is_refused_as_a_dispatch_binding() {
-        let (_, device) = RecordingDevice::create();
         let exe = executable(vec![export("k", 0, 2)]).unwrap();
-        let mut command_buffer = device
-            .create_command_buffer(CommandBufferParams::reusable(3))
-            .unwrap();
+        let (_, mut command_buffer) = create(CommandBufferParams::reusable(3));
         command_buffer.begin().unwrap();
         command_buffer
             .dispatch(
@@ -888,14 +574,11 @@ mod tests {
 
     #[test]
     fn a_one_shot_buffer_refused_for_an_empty_slot_can_still_be_submitted() {
-        let (_, device) = RecordingDevice::create();
-        let mut command_buffer = device
-            .create_command_buffer(CommandBufferParams {
-                mode: CommandBufferMode::ONE_SHOT,
-                categories: CommandCategory::ANY,
-                binding_capacity: 2,
-            })
-            .unwrap();
+        let (_, mut command_buffer) = create(CommandBufferParams {
+            mode: CommandBufferMode::ONE_SHOT,
+            categories: CommandCategory::ANY,
+            binding_capacity: 2,
+        });
         command_buffer.begin().unwrap();
         command_buffer
             .fill(BufferRef::slot(1, 0, 4), FillPattern::U8(1))
@@ -919,8 +602,7 @@ mod tests {
 
     #[test]
     fn a_table_entry_must_be_a_buffer_and_inside_it() {
-        let (_, device) = RecordingDevice::create();
-        let command_buffer = copy_between_slots(&device, 2, 0, 1);
+        let command_buffer = copy_between_slots(2, 0, 1);
         let a = buffer(16);
         let error = command_buffer
             .prepare_submit(&[Some(BufferRef::whole(&a)), Some(BufferRef::slot(0, 0, 16))])
@@ -937,39 +619,18 @@ mod tests {
         expect(error, StatusCode::OutOfRange, &["entry 1"]);
     }
 
-    #[test]
-    fn resolving_an_empty_or_missing_slot_names_it() {
-        let table = [
-            None,
-            Some(BindingTableEntry {
-                buffer: buffer(8),
-                offset: 0,
-                length: 8,
-            }),
-        ];
-        let error = BufferRef::slot(0, 0, 4).resolve(&table).unwrap_err();
-        expect(error, StatusCode::InvalidArgument, &["slot 0", "empty"]);
-        let error = BufferRef::slot(2, 0, 4).resolve(&table).unwrap_err();
-        expect(error, StatusCode::OutOfRange, &["slot 2", "2 entries"]);
-        let reference = BufferRef::slot(1, 4, 4);
-        let resolved = reference.resolve(&table).unwrap();
-        assert_eq!((resolved.offset, resolved.length), (4, 4));
-    }
-
-    fn recording(device: &crate::Device) -> CommandBuffer {
-        let mut command_buffer = device
-            .create_command_buffer(CommandBufferParams::one_shot_inline())
-            .unwrap();
+    /// A one-shot inline command buffer, begun, and the dispatches its driver receives.
+    fn recording() -> (Arc<Mutex<Vec<SeenDispatch>>>, CommandBuffer) {
+        let (dispatches, mut command_buffer) = create(CommandBufferParams::one_shot_inline());
         command_buffer.begin().unwrap();
-        command_buffer
+        (dispatches, command_buffer)
     }
 
     #[test]
     fn dispatch_options_reach_the_driver() {
-        let (recording_device, device) = RecordingDevice::create();
         let exe = executable(vec![export("k", 0, 1)]).unwrap();
         let a = buffer(16);
-        let mut command_buffer = recording(&device);
+        let (dispatches, mut command_buffer) = recording();
         command_buffer
             .dispatch(
                 &exe,
@@ -993,152 +654,11 @@ mod tests {
                 )
                 .unwrap();
         }
-        let seen: Vec<u32> = recording_device
-            .command_buffer_dispatches
+        let seen: Vec<u32> = dispatches
             .lock()
             .iter()
             .map(|d| d.dynamic_local_memory)
             .collect();
         assert_eq!(seen, [0, 1, 4096, MAX_DYNAMIC_LOCAL_MEMORY]);
-    }
-
-    #[test]
-    fn dynamic_local_memory_past_the_limit_is_refused_naming_value_and_limit() {
-        let (recording_device, device) = RecordingDevice::create();
-        let mut big = export("big", 0, 1);
-        big.local_memory_size = u32::MAX - 100;
-        let exe = executable(vec![export("k", 0, 1), big]).unwrap();
-        let a = buffer(16);
-        let mut command_buffer = recording(&device);
-        let too_much = MAX_DYNAMIC_LOCAL_MEMORY + 1;
-        let error = command_buffer
-            .dispatch_with(
-                &exe,
-                0,
-                Workgroups::Static([1, 1, 1]),
-                &[],
-                &[BufferRef::whole(&a)],
-                DispatchOptions {
-                    dynamic_local_memory: too_much,
-                },
-            )
-            .unwrap_err();
-        expect(
-            error,
-            StatusCode::OutOfRange,
-            &[
-                "'k'",
-                &too_much.to_string(),
-                &MAX_DYNAMIC_LOCAL_MEMORY.to_string(),
-            ],
-        );
-        // Within the limit, but not with the export's static local memory in 32 bits.
-        let error = command_buffer
-            .dispatch_with(
-                &exe,
-                1,
-                Workgroups::Static([1, 1, 1]),
-                &[],
-                &[BufferRef::whole(&a)],
-                DispatchOptions {
-                    dynamic_local_memory: 101,
-                },
-            )
-            .unwrap_err();
-        expect(
-            error,
-            StatusCode::OutOfRange,
-            &["'big'", "101", &(u32::MAX - 100).to_string()],
-        );
-        assert!(recording_device.command_buffer_dispatches.lock().is_empty());
-        // The same options through the queue: refused, nothing queued.
-        let error = device
-            .queue_dispatch_with(
-                &[],
-                &[],
-                &exe,
-                0,
-                Workgroups::Static([1, 1, 1]),
-                &[],
-                &[BufferRef::whole(&a)],
-                DispatchOptions {
-                    dynamic_local_memory: too_much,
-                },
-            )
-            .unwrap_err();
-        expect(
-            error,
-            StatusCode::OutOfRange,
-            &[&too_much.to_string(), &MAX_DYNAMIC_LOCAL_MEMORY.to_string()],
-        );
-        assert!(recording_device.operations.lock().is_empty());
-    }
-
-    #[test]
-    fn queue_dispatch_with_carries_the_dynamic_local_memory() {
-        let (recording_device, device) = RecordingDevice::create();
-        let exe = executable(vec![export("k", 0, 1)]).unwrap();
-        let a = buffer(16);
-        for dynamic_local_memory in [0, 8192] {
-            device
-                .queue_dispatch_with(
-                    &[],
-                    &[],
-                    &exe,
-                    0,
-                    Workgroups::Static([2, 1, 1]),
-                    &[],
-                    &[BufferRef::whole(&a)],
-                    DispatchOptions {
-                        dynamic_local_memory,
-                    },
-                )
-                .unwrap();
-        }
-        device
-            .queue_dispatch(
-                &[],
-                &[],
-                &exe,
-                0,
-                Workgroups::Static([2, 1, 1]),
-                &[],
-                &[BufferRef::whole(&a)],
-            )
-            .unwrap();
-        let seen: Vec<u32> = recording_device
-            .operations
-            .lock()
-            .iter()
-            .map(|operation| match &operation.work {
-                QueueWork::Dispatch {
-                    dynamic_local_memory,
-                    ..
-                } => *dynamic_local_memory,
-                other => panic!("expected a dispatch, got {other:?}"),
-            })
-            .collect();
-        assert_eq!(seen, [0, 8192, 0]);
-    }
-
-    #[test]
-    fn queue_execute_hands_empty_slots_to_the_driver() {
-        let (recording, device) = RecordingDevice::create();
-        let command_buffer = copy_between_slots(&device, 3, 0, 2);
-        let a = buffer(16);
-        device
-            .queue_execute(
-                &[],
-                &[],
-                &command_buffer,
-                &[Some(BufferRef::whole(&a)), None, Some(BufferRef::whole(&a))],
-            )
-            .unwrap();
-        let operations = recording.operations.lock();
-        let QueueWork::Execute { binding_table, .. } = &operations[0].work else {
-            panic!("expected an execute, got {:?}", operations[0].work);
-        };
-        let filled: Vec<bool> = binding_table.iter().map(Option::is_some).collect();
-        assert_eq!(filled, [true, false, true]);
     }
 }

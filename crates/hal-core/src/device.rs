@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use crate::allocator::Allocator;
 use crate::buffer::Buffer;
-use crate::command_buffer::{CommandBuffer, CommandBufferImpl, CommandBufferParams};
+use crate::command_buffer::CommandBuffer;
+use crate::command_buffer_impl::CommandBufferImpl;
+use crate::command_buffer_params::CommandBufferParams;
 use crate::event::Event;
 use crate::executable_cache::ExecutableCache;
 use crate::memory::{BufferParams, DeviceSize};

@@ -3,11 +3,12 @@
 
 use crate::buffer::{check_no_overlap, Buffer};
 use crate::buffer_ref::{BindingTableEntry, BufferRef};
-use crate::command_buffer::{
-    check_indirect_parameters, resolve_direct_refs, validate_dispatch_shape, CommandBuffer,
-    DispatchOptions,
+use crate::command_buffer::CommandBuffer;
+use crate::command_validation::{
+    check_indirect_parameters, resolve_direct_refs, validate_dispatch_shape,
 };
 use crate::device::Device;
+use crate::dispatch_options::DispatchOptions;
 use crate::executable::Executable;
 use crate::fill_pattern::{check_fill_alignment, FillPattern};
 use crate::memory::{BufferParams, BufferUsage, DeviceSize};
@@ -336,5 +337,273 @@ impl Device {
     /// Makes sure queued work will make progress.
     pub fn queue_flush(&self) -> Result<()> {
         self.inner().queue_flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::any::Any;
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+
+    use super::*;
+    use crate::allocator::Allocator;
+    use crate::command_buffer_impl::CommandBufferImpl;
+    use crate::command_buffer_params::CommandBufferParams;
+    use crate::device::{DeviceImpl, DeviceInfo};
+    use crate::dispatch_options::MAX_DYNAMIC_LOCAL_MEMORY;
+    use crate::event::Event;
+    use crate::executable_cache::ExecutableCache;
+    use crate::recording_command_buffer::{RecordingCommandBuffer, SeenDispatch};
+    use crate::semaphore::{Semaphore, WaitMode};
+    use crate::status::StatusCode;
+    use crate::test_support::{buffer, executable, export};
+    use crate::timeout::Timeout;
+
+    /// A device whose queue keeps every operation it accepts instead of running it.
+    struct RecordingDevice {
+        info: DeviceInfo,
+        operations: Mutex<Vec<QueueOperation>>,
+        command_buffer_dispatches: Arc<Mutex<Vec<SeenDispatch>>>,
+    }
+
+    impl RecordingDevice {
+        /// A device with an empty queue, and its handle.
+        fn create() -> (Arc<RecordingDevice>, Device) {
+            let device = Arc::new(RecordingDevice {
+                info: DeviceInfo {
+                    id: 0,
+                    name: "recording".to_string(),
+                    path: String::new(),
+                },
+                operations: Mutex::new(Vec::new()),
+                command_buffer_dispatches: Arc::default(),
+            });
+            (device.clone(), Device::new(device))
+        }
+    }
+
+    fn not_here<T>() -> Result<T> {
+        Err(Status::unimplemented("not part of the recording device"))
+    }
+
+    impl DeviceImpl for RecordingDevice {
+        fn info(&self) -> &DeviceInfo {
+            &self.info
+        }
+        fn driver_name(&self) -> &str {
+            "recording"
+        }
+        fn allocator(&self) -> Allocator {
+            unimplemented!("the recording device has no allocator")
+        }
+        fn executable_formats(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn dispatch_concurrency(&self) -> u32 {
+            1
+        }
+        fn create_command_buffer(
+            &self,
+            _params: &CommandBufferParams,
+        ) -> Result<Box<dyn CommandBufferImpl>> {
+            Ok(Box::new(RecordingCommandBuffer {
+                dispatches: self.command_buffer_dispatches.clone(),
+            }))
+        }
+        fn create_semaphore(&self, _initial_value: u64) -> Result<Semaphore> {
+            not_here()
+        }
+        fn create_event(&self) -> Result<Event> {
+            not_here()
+        }
+        fn create_executable_cache(&self) -> Result<ExecutableCache> {
+            not_here()
+        }
+        fn queue_submit(&self, operation: QueueOperation) -> Result<()> {
+            self.operations.lock().push(operation);
+            Ok(())
+        }
+        fn wait_semaphores(
+            &self,
+            _mode: WaitMode,
+            _timepoints: &[Timepoint],
+            _timeout: Timeout,
+        ) -> Result<()> {
+            not_here()
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+
+    /// A reusable buffer with `capacity` slots whose only command copies slot `from` to `to`.
+    fn copy_between_slots(device: &Device, capacity: u32, from: u32, to: u32) -> CommandBuffer {
+        let mut command_buffer = device
+            .create_command_buffer(CommandBufferParams::reusable(capacity))
+            .unwrap();
+        command_buffer.begin().unwrap();
+        command_buffer
+            .copy(BufferRef::slot(from, 0, 16), BufferRef::slot(to, 0, 16))
+            .unwrap();
+        command_buffer.end().unwrap();
+        command_buffer
+    }
+
+    fn expect(status: Status, code: StatusCode, needles: &[&str]) {
+        assert_eq!(status.code(), code, "{status}");
+        let text = status.to_string();
+        for needle in needles {
+            assert!(text.contains(needle), "'{text}' does not name '{needle}'");
+        }
+    }
+
+    fn recording(device: &Device) -> CommandBuffer {
+        let mut command_buffer = device
+            .create_command_buffer(CommandBufferParams::one_shot_inline())
+            .unwrap();
+        command_buffer.begin().unwrap();
+        command_buffer
+    }
+
+    #[test]
+    fn dynamic_local_memory_past_the_limit_is_refused_naming_value_and_limit() {
+        let (recording_device, device) = RecordingDevice::create();
+        let mut big = export("big", 0, 1);
+        big.local_memory_size = u32::MAX - 100;
+        let exe = executable(vec![export("k", 0, 1), big]).unwrap();
+        let a = buffer(16);
+        let mut command_buffer = recording(&device);
+        let too_much = MAX_DYNAMIC_LOCAL_MEMORY + 1;
+        let error = command_buffer
+            .dispatch_with(
+                &exe,
+                0,
+                Workgroups::Static([1, 1, 1]),
+                &[],
+                &[BufferRef::whole(&a)],
+                DispatchOptions {
+                    dynamic_local_memory: too_much,
+                },
+            )
+            .unwrap_err();
+        expect(
+            error,
+            StatusCode::OutOfRange,
+            &[
+                "'k'",
+                &too_much.to_string(),
+                &MAX_DYNAMIC_LOCAL_MEMORY.to_string(),
+            ],
+        );
+        // Within the limit, but not with the export's static local memory in 32 bits.
+        let error = command_buffer
+            .dispatch_with(
+                &exe,
+                1,
+                Workgroups::Static([1, 1, 1]),
+                &[],
+                &[BufferRef::whole(&a)],
+                DispatchOptions {
+                    dynamic_local_memory: 101,
+                },
+            )
+            .unwrap_err();
+        expect(
+            error,
+            StatusCode::OutOfRange,
+            &["'big'", "101", &(u32::MAX - 100).to_string()],
+        );
+        assert!(recording_device.command_buffer_dispatches.lock().is_empty());
+        // The same options through the queue: refused, nothing queued.
+        let error = device
+            .queue_dispatch_with(
+                &[],
+                &[],
+                &exe,
+                0,
+                Workgroups::Static([1, 1, 1]),
+                &[],
+                &[BufferRef::whole(&a)],
+                DispatchOptions {
+                    dynamic_local_memory: too_much,
+                },
+            )
+            .unwrap_err();
+        expect(
+            error,
+            StatusCode::OutOfRange,
+            &[&too_much.to_string(), &MAX_DYNAMIC_LOCAL_MEMORY.to_string()],
+        );
+        assert!(recording_device.operations.lock().is_empty());
+    }
+
+    #[test]
+    fn queue_dispatch_with_carries_the_dynamic_local_memory() {
+        let (recording_device, device) = RecordingDevice::create();
+        let exe = executable(vec![export("k", 0, 1)]).unwrap();
+        let a = buffer(16);
+        for dynamic_local_memory in [0, 8192] {
+            device
+                .queue_dispatch_with(
+                    &[],
+                    &[],
+                    &exe,
+                    0,
+                    Workgroups::Static([2, 1, 1]),
+                    &[],
+                    &[BufferRef::whole(&a)],
+                    DispatchOptions {
+                        dynamic_local_memory,
+                    },
+                )
+                .unwrap();
+        }
+        device
+            .queue_dispatch(
+                &[],
+                &[],
+                &exe,
+                0,
+                Workgroups::Static([2, 1, 1]),
+                &[],
+                &[BufferRef::whole(&a)],
+            )
+            .unwrap();
+        let seen: Vec<u32> = recording_device
+            .operations
+            .lock()
+            .iter()
+            .map(|operation| match &operation.work {
+                QueueWork::Dispatch {
+                    dynamic_local_memory,
+                    ..
+                } => *dynamic_local_memory,
+                other => panic!("expected a dispatch, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(seen, [0, 8192, 0]);
+    }
+
+    #[test]
+    fn queue_execute_hands_empty_slots_to_the_driver() {
+        let (recording, device) = RecordingDevice::create();
+        let command_buffer = copy_between_slots(&device, 3, 0, 2);
+        let a = buffer(16);
+        device
+            .queue_execute(
+                &[],
+                &[],
+                &command_buffer,
+                &[Some(BufferRef::whole(&a)), None, Some(BufferRef::whole(&a))],
+            )
+            .unwrap();
+        let operations = recording.operations.lock();
+        let QueueWork::Execute { binding_table, .. } = &operations[0].work else {
+            panic!("expected an execute, got {:?}", operations[0].work);
+        };
+        let filled: Vec<bool> = binding_table.iter().map(Option::is_some).collect();
+        assert_eq!(filled, [true, false, true]);
     }
 }

@@ -14,11 +14,15 @@ mod allocator;
 mod buffer;
 mod buffer_ref;
 mod command_buffer;
+mod command_buffer_impl;
+mod command_buffer_params;
+mod command_validation;
 mod device;
 mod device_access;
 mod device_params;
 mod device_queue;
 mod device_uri;
+mod dispatch_options;
 mod driver;
 mod event;
 mod executable;
@@ -29,7 +33,10 @@ mod memory;
 mod queue;
 pub mod race_annotations;
 mod range_claims;
+#[cfg(test)]
+mod recording_command_buffer;
 mod semaphore;
+mod slot_requirements;
 mod status;
 #[cfg(test)]
 mod test_support;
@@ -41,16 +48,15 @@ pub use allocator::{Allocator, AllocatorImpl, AllocatorStatistics, HostAllocatio
 pub use buffer::{check_no_overlap, resolve_range, Buffer, BufferStorage};
 pub use buffer_ref::{
     BindingTableEntry, BufferOrSlot, BufferRange, BufferRef, RecordedRef, ResolvedRef,
-    SlotRequirement,
 };
-pub use command_buffer::{
-    CommandBuffer, CommandBufferImpl, CommandBufferMode, CommandBufferParams, CommandCategory,
-    Dispatch, DispatchOptions, RecordingState, Submission, SubmitClaim, MAX_DYNAMIC_LOCAL_MEMORY,
-};
+pub use command_buffer::{CommandBuffer, RecordingState, SubmitClaim, MAX_UPDATE_SIZE};
+pub use command_buffer_impl::{CommandBufferImpl, Dispatch, Submission};
+pub use command_buffer_params::{CommandBufferMode, CommandBufferParams, CommandCategory};
 pub use device::{Device, DeviceImpl, DeviceInfo};
 pub use device_access::DeviceAccess;
 pub use device_params::{DeviceParams, ParameterInfo};
 pub use device_uri::{DeviceSelector, DeviceUri};
+pub use dispatch_options::{DispatchOptions, MAX_DYNAMIC_LOCAL_MEMORY};
 pub use driver::{create_device, registered_drivers, Driver, DriverImpl, DriverRegistration};
 pub use event::{Event, EventImpl};
 pub use executable::{
@@ -62,11 +68,12 @@ pub use fill_pattern::{check_fill_alignment, fill_bytes, FillPattern};
 pub use mapping::{MappedRead, MappedWrite};
 pub use memory::{
     BufferCompatibility, BufferParams, BufferUsage, DeviceSize, MemoryAccess, MemoryType,
-    BUFFER_ALIGNMENT, MAX_UPDATE_SIZE, WHOLE_BUFFER,
+    BUFFER_ALIGNMENT, WHOLE_BUFFER,
 };
 pub use queue::{HostCall, QueueOperation, QueueWork};
 pub use range_claims::{RangeClaims, RangeUse};
 pub use semaphore::{Semaphore, SemaphoreImpl, Timepoint, WaitMode};
+pub use slot_requirements::SlotRequirement;
 pub use status::{Result, ResultExt, Status, StatusCode};
 pub use timeout::Timeout;
 pub use workgroups::{workgroup_total, WorkgroupCount, Workgroups, MAX_WORKGROUP_COUNT_Z};

@@ -12,9 +12,6 @@ pub const WHOLE_BUFFER: DeviceSize = DeviceSize::MAX;
 /// compiled by IREE assume binding base pointers aligned to this.
 pub const BUFFER_ALIGNMENT: usize = 64;
 
-/// The largest payload one `update` command may carry (IREE's limit).
-pub const MAX_UPDATE_SIZE: usize = 64 * 1024;
-
 bitflags! {
     /// Where memory lives and who can see it.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::buffer::Buffer;
 use crate::buffer_ref::BindingTableEntry;
-use crate::command_buffer::Submission;
+use crate::command_buffer_impl::Submission;
 use crate::executable::Executable;
 use crate::fill_pattern::FillPattern;
 use crate::semaphore::Timepoint;
