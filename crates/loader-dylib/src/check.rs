@@ -16,6 +16,7 @@ use object::LittleEndian;
 
 use crate::dynamic::Dynamic;
 use crate::image::Image;
+use crate::malformed::{bad, truncated};
 use crate::symbols::Symbols;
 use crate::{relocations, versions};
 
@@ -33,19 +34,6 @@ pub struct LibraryFacts {
 /// Whether `data` starts with the ELF magic; data that does not is not this loader's.
 pub fn is_elf(data: &[u8]) -> bool {
     data.starts_with(&elf::ELFMAG)
-}
-
-/// An `INVALID_ARGUMENT` status saying the data is not a loadable kernel library, and why.
-pub(crate) fn bad(message: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("not a loadable kernel library: {message}"))
-}
-
-/// A status saying `what` needs bytes past the end of the file.
-pub(crate) fn truncated(what: &str, start: u64, size: u64, file: usize) -> Status {
-    bad(format_args!(
-        "truncated: {what} needs bytes [{start}, {}) but the file has {file} bytes",
-        start.saturating_add(size)
-    ))
 }
 
 fn machine_name(machine: u16) -> String {

@@ -14,8 +14,8 @@ use object::read::elf::Dyn as _;
 use object::read::StringTable;
 use object::LittleEndian;
 
-use crate::check::bad;
 use crate::image::{Access, Image, Range};
+use crate::malformed::bad;
 
 /// Size of an x86_64 `Elf64_Rela`.
 pub(crate) const RELA_SIZE: u64 = 24;

@@ -13,7 +13,7 @@ use object::elf;
 use object::read::elf::ProgramHeader;
 use object::LittleEndian;
 
-use crate::check::{bad, truncated};
+use crate::malformed::{bad, truncated};
 
 type Phdr = elf::ProgramHeader64<LittleEndian>;
 

@@ -21,6 +21,7 @@ mod check;
 mod dynamic;
 mod image;
 mod loader;
+mod malformed;
 mod relocations;
 mod symbols;
 mod versions;

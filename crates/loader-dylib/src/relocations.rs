@@ -16,9 +16,9 @@ use object::elf;
 use object::read::elf::{Rela as _, RelrIterator, Sym as _};
 use object::LittleEndian;
 
-use crate::check::bad;
 use crate::dynamic::{Dynamic, ADDRESS_SIZE, RELA_SIZE};
 use crate::image::{Access, Image, Range};
+use crate::malformed::bad;
 use crate::symbols::Symbols;
 
 type Rela = elf::Rela64<LittleEndian>;

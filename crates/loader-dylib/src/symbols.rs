@@ -14,9 +14,9 @@ use object::endian::U32;
 use object::read::elf::Sym as _;
 use object::LittleEndian;
 
-use crate::check::bad;
 use crate::dynamic::{Dynamic, SYM_SIZE};
 use crate::image::{Access, Image, Range};
+use crate::malformed::bad;
 
 type Sym = elf::Sym64<LittleEndian>;
 

@@ -11,9 +11,9 @@ use hal_core::Result;
 use object::elf;
 use object::LittleEndian;
 
-use crate::check::bad;
 use crate::dynamic::Dynamic;
 use crate::image::{Image, Range};
+use crate::malformed::bad;
 
 /// Reads one `T` at `address` from the image's file contents.
 fn record<'data, T: object::Pod>(
