@@ -7,11 +7,11 @@ use hal_core::{workgroup_total, ResolvedRef, Result, Status, MAX_BINDING_COUNT};
 
 use crate::binding_views::BindingViews;
 use crate::device_scope::DeviceScope;
+use crate::dispatch_state::{dispatch_state, local_memory_size, DispatchArgs};
 use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
-use crate::workgroup_loop::{
-    dispatch_state, local_memory_size, run_workgroups, with_thread_local_memory, DispatchArgs,
-};
+use crate::local_memory::with_thread_local_memory;
+use crate::workgroup_loop::run_workgroups;
 
 const MAX_BINDINGS: usize = MAX_BINDING_COUNT as usize;
 

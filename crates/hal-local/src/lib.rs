@@ -26,6 +26,7 @@ mod blocking;
 mod cpu;
 mod deferred_command_buffer;
 mod device_scope;
+mod dispatch_state;
 mod event;
 mod executable_cache;
 mod heap_allocator;
@@ -36,6 +37,7 @@ mod library;
 pub mod liveness;
 mod loader;
 mod local_executable;
+mod local_memory;
 mod multi_wait;
 mod queue_signals;
 mod queue_work;
@@ -45,6 +47,7 @@ mod sync;
 mod transfer;
 mod wait_list;
 mod workgroup_loop;
+mod workgroup_runner;
 
 pub use binding_views::{BindingViews, ReferenceKernelRegistration};
 pub use blocking::Notification;
@@ -53,6 +56,7 @@ pub use deferred_command_buffer::{
     Command, DeferredCommandBuffer, OwnedRef, RecordedCommands, RecordedWorkgroups,
 };
 pub use device_scope::DeviceScope;
+pub use dispatch_state::{dispatch_state, local_memory_size, DispatchArgs};
 pub use event::LocalEvent;
 pub use executable_cache::LocalExecutableCache;
 pub use heap_allocator::{
@@ -70,6 +74,7 @@ pub use loader::{
     LoaderRegistration,
 };
 pub use local_executable::{query_library_name, LocalExecutable};
+pub use local_memory::{with_thread_local_memory, LocalMemory};
 pub use multi_wait::wait_timepoints;
 pub use queue_signals::QueueSignals;
 pub use queue_work::execute_work;
@@ -77,10 +82,8 @@ pub use ready_queue::{run_nested, run_or_defer};
 pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId, WaitHelper};
 pub use transfer::read_workgroup_counts;
 pub use wait_list::{when_reached, Resolved};
-pub use workgroup_loop::{
-    dispatch_state, local_memory_size, run_workgroups, with_thread_local_memory, DispatchArgs,
-    DispatchSession, LocalMemory, WorkgroupRunner,
-};
+pub use workgroup_loop::run_workgroups;
+pub use workgroup_runner::{DispatchSession, WorkgroupRunner};
 
 /// Re-exported for loader crates' registrations.
 pub use inventory;

@@ -24,6 +24,9 @@ pub const MAX_EXPORT_COUNT: u32 = 65_536;
 /// One export as the workgroup loop needs it.
 #[derive(Clone, Debug)]
 pub struct ExportEntry {
+    /// Its ordinal: its place in its executable's export table, which is how a
+    /// [`WorkgroupRunner`](crate::WorkgroupRunner) is told which kernel it runs.
+    pub ordinal: u32,
     /// The entry point.
     pub function: DispatchFn,
     /// The export's attributes.
@@ -179,6 +182,7 @@ pub unsafe fn verify_library(
         };
         let info = export_info(&name, export_name, &attrs, parameters)?;
         exports.push(ExportEntry {
+            ordinal: ordinal as u32,
             views: BindingViews::of(function),
             function,
             attrs,

@@ -13,7 +13,7 @@ use crate::binding_views::BindingViews;
 use crate::cpu::processor_info;
 use crate::imports::{resolve_imports, ImportProvider};
 use crate::library::{verify_library, ExportEntry};
-use crate::workgroup_loop::{DispatchSession, WorkgroupRunner};
+use crate::workgroup_runner::{DispatchSession, WorkgroupRunner};
 
 /// An executable whose kernels follow the library ABI and run on the host.
 ///
@@ -150,7 +150,9 @@ impl LocalExecutable {
     ) -> Result<Executable> {
         let exports: Vec<ExportEntry> = exports
             .into_iter()
-            .map(|(info, attrs)| ExportEntry {
+            .zip(0..)
+            .map(|((info, attrs), ordinal)| ExportEntry {
+                ordinal,
                 views: BindingViews::Opaque,
                 function: runner_export,
                 attrs,
@@ -193,24 +195,21 @@ impl LocalExecutable {
         match &self.runner {
             None => Ok(None),
             Some(runner) => {
-                let ordinal = self.ordinal_of(export)?;
+                self.check_owns(export)?;
                 // SAFETY: forwarded from the caller.
-                unsafe { runner.begin_dispatch(ordinal, binding_ptrs, binding_lengths) }
+                unsafe { runner.begin_dispatch(export, binding_ptrs, binding_lengths) }
             }
         }
     }
 
-    /// The ordinal of one of this executable's exports.
-    pub(crate) fn ordinal_of(&self, export: &ExportEntry) -> Result<u32> {
-        let size = std::mem::size_of::<ExportEntry>();
-        let offset =
-            (export as *const ExportEntry as usize).wrapping_sub(self.exports.as_ptr() as usize);
-        if offset.is_multiple_of(size) && offset / size < self.exports.len() {
-            Ok((offset / size) as u32)
-        } else {
-            Err(Status::invalid_argument(
+    /// `INVALID_ARGUMENT` unless `export` is this executable's own entry: a runner runs the
+    /// kernel `export.ordinal` names, so another executable's entry would run the wrong one.
+    pub(crate) fn check_owns(&self, export: &ExportEntry) -> Result<()> {
+        match self.exports.get(export.ordinal as usize) {
+            Some(own) if std::ptr::eq(own, export) => Ok(()),
+            _ => Err(Status::invalid_argument(
                 "the export does not belong to this executable",
-            ))
+            )),
         }
     }
 
