@@ -9,8 +9,9 @@
 //! Pages become accessible in two ways, each followed by at least one inaccessible guard page:
 //! - [`AddressSpace::commit`]: private zeroed pages (module data, shadow stack, ABI scratch, local
 //!   memory);
-//! - [`AddressSpace::map_window`]: a shared mapping of pages of the buffer [`crate::pool`], which
-//!   shows a device buffer (or a staged copy of other memory) in place, without a copy.
+//! - [`AddressSpace::map_window`]: a shared mapping of pages of the buffer
+//!   [`crate::memory_pool`], which shows a device buffer (or a staged copy of other memory) in
+//!   place, without a copy.
 //!
 //! The first 64 KiB are never handed out, so wasm address 0 traps.
 
@@ -19,8 +20,8 @@ use std::sync::Arc;
 use hal_core::{Result, Status, StatusCode};
 use parking_lot::Mutex;
 
+use crate::memory_pool::{Location, PAGE};
 use crate::page_ranges::{round_up, PageRanges};
-use crate::pool::{Location, PAGE};
 
 /// Bytes of the wasm32 address space.
 pub(crate) const MEMORY_BYTES: usize = 1 << 32;
@@ -318,7 +319,7 @@ mod tests {
         // SAFETY: no wasm code runs in this space.
         assert!(unsafe { block.bytes() }.iter().all(|&b| b == 0));
 
-        let pool = crate::pool::pool().expect("the pool is available");
+        let pool = crate::memory_pool::memory_pool().expect("the pool is available");
         let buffer = pool.allocate(2 * PAGE).unwrap();
         // SAFETY: the allocation is ours and two pages long.
         unsafe { buffer.as_ptr().add(PAGE + 5).write(42) };

@@ -4,7 +4,7 @@ use std::ptr::NonNull;
 
 use hal_local::{HostMemorySource, MemorySourceRegistration};
 
-use crate::pool::pool;
+use crate::memory_pool::memory_pool;
 
 /// Hands out pool memory for heap buffers, so kernels see them without copies; `None` (the heap
 /// is used, and such buffers are copied per dispatch) when the pool is full or unavailable.
@@ -12,11 +12,11 @@ pub struct PoolSource;
 
 impl HostMemorySource for PoolSource {
     fn allocate(&self, size: usize) -> Option<NonNull<u8>> {
-        pool()?.allocate(size)
+        memory_pool()?.allocate(size)
     }
 
     unsafe fn free(&self, ptr: NonNull<u8>, size: usize) {
-        let pool = pool().expect("the pool allocated this memory");
+        let pool = memory_pool().expect("the pool allocated this memory");
         // SAFETY: per the caller, `ptr` came from `allocate(size)` and is freed once.
         unsafe { pool.free(ptr, size) };
     }

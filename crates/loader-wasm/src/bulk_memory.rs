@@ -30,7 +30,7 @@ use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{BlockType, Function, Instruction, MemArg, ValType};
 use wasmparser::{Operator, Parser, Payload};
 
-use crate::pool::PAGE;
+use crate::memory_pool::PAGE;
 
 /// What the rewrite needs to know about a module.
 #[derive(Default)]

@@ -95,19 +95,25 @@
 mod address_space;
 mod allocator;
 mod bulk_memory;
+mod copy_statistics;
 mod dylink;
 mod engine;
+mod errors;
+mod executable_module;
 mod imports;
 mod inspect;
+mod library_tables;
 mod limits;
 mod linear_memory;
+mod load;
 mod math;
+mod memory_pool;
 mod page_ranges;
-mod pool;
-mod runner;
 mod scratch;
 mod stack;
 mod staging;
+mod thread_instance;
+mod wasm_runner;
 
 use std::sync::Arc;
 
@@ -115,8 +121,8 @@ use hal_core::Result;
 use hal_local::{ExecutableLoader, LoadOutcome, LoadRequest, LoaderRegistration};
 
 pub use allocator::PoolSource;
+pub use copy_statistics::{copy_statistics, CopyStatistics};
 pub use engine::{budget_checks, dispatch_budget, set_budget_checks, set_dispatch_budget};
-pub use runner::{copy_statistics, CopyStatistics};
 
 /// The format this loader registers.
 pub const FORMAT: &str = "system-wasm-wasm_32";
@@ -149,7 +155,7 @@ impl ExecutableLoader for WasmLoader {
                 "the data is not a WebAssembly binary module".to_owned(),
             ));
         }
-        runner::load(request.data, request.constants).map(LoadOutcome::Loaded)
+        load::load(request.data, request.constants).map(LoadOutcome::Loaded)
     }
 }
 

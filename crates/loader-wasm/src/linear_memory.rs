@@ -1,5 +1,6 @@
 //! Wasmtime's view of an [`AddressSpace`]: the engine's memory creator gives each store the space
-//! its worker reserved, so the worker can commit and map pages in the memory its kernels see.
+//! its thread's instance reserved, so the instance can commit and map pages in the memory its
+//! kernels see.
 
 use std::cell::RefCell;
 use std::sync::Arc;

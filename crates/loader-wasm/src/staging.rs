@@ -33,9 +33,9 @@ use hal_core::{Result, Status, StatusCode};
 use hal_local::DispatchSession;
 use parking_lot::Mutex;
 
+use crate::copy_statistics::{COPIED_BINDINGS, COPIED_BYTES, ZERO_COPY_BINDINGS};
+use crate::memory_pool::{memory_pool, PAGE};
 use crate::page_ranges::round_up;
-use crate::pool::{pool, PAGE};
-use crate::runner::{COPIED_BINDINGS, COPIED_BYTES, ZERO_COPY_BINDINGS};
 
 /// Bytes of copies kept for reuse after their dispatch.
 const CACHE_BYTES: usize = 64 << 20;
@@ -66,7 +66,7 @@ fn take(len: usize) -> Option<Allocation> {
         }
     }
     let len = round_up(len, PAGE)?;
-    let ptr = pool()?.allocate(len)?;
+    let ptr = memory_pool()?.allocate(len)?;
     Some(Allocation { ptr, len })
 }
 
@@ -79,7 +79,7 @@ fn give(allocation: Allocation) {
         return;
     }
     drop(cache);
-    let pool = pool().expect("copies come from the pool");
+    let pool = memory_pool().expect("copies come from the pool");
     // SAFETY: the allocation came from `allocate(len)` (`len` is page-rounded) and is freed once;
     // its dispatch is over, so nothing uses it.
     unsafe { pool.free(allocation.ptr, allocation.len) };
@@ -130,7 +130,7 @@ unsafe impl Sync for Session {}
 /// As `WorkgroupRunner::begin_dispatch`: each pointer is valid for reads and writes of its
 /// length until the session is finished or dropped.
 pub(crate) unsafe fn stage(ptrs: &mut [*mut c_void], lengths: &[usize]) -> Result<Option<Session>> {
-    let pool = pool();
+    let pool = memory_pool();
     let mut outside = Vec::new();
     for (i, (&ptr, &len)) in ptrs.iter().zip(lengths).enumerate() {
         if len == 0 {

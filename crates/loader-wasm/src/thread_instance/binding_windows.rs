@@ -15,9 +15,11 @@ use std::sync::atomic::Ordering;
 use hal_core::{Result, Status, StatusCode};
 use hal_local::abi::DispatchStateV0;
 
-use super::{status, Worker, WINDOWS_MAPPED};
+use super::ThreadInstance;
+use crate::copy_statistics::WINDOWS_MAPPED;
+use crate::errors::status;
+use crate::memory_pool::{memory_pool, Location, PAGE};
 use crate::page_ranges::round_up;
-use crate::pool::{pool, Location, PAGE};
 
 /// The pool pages a binding lies in (`len` bytes from `at`), and its offset from their start.
 #[derive(Clone, Copy)]
@@ -29,7 +31,7 @@ struct Pages {
 
 #[inline]
 fn pages_of(ptr: *const u8, len: usize) -> Option<Pages> {
-    let found = pool()?.locate(ptr, len)?;
+    let found = memory_pool()?.locate(ptr, len)?;
     let start = found.offset / PAGE * PAGE;
     let end = round_up(found.offset + len, PAGE)?;
     Some(Pages {
@@ -42,7 +44,7 @@ fn pages_of(ptr: *const u8, len: usize) -> Option<Pages> {
     })
 }
 
-impl Worker {
+impl ThreadInstance {
     /// Shows the run's bindings through windows and writes their wasm addresses and lengths into
     /// the scratch. A binding outside the pool is an error: the dispatch was not begun through
     /// the runner's `begin_dispatch`, which stages such bindings.
@@ -127,7 +129,7 @@ impl Worker {
         if let Some(window) = self.windows.iter().find(|w| w.shows(pages.at, pages.len)) {
             return Ok(window.offset());
         }
-        let fd = pool()
+        let fd = memory_pool()
             .and_then(|pool| pool.fd(pages.at.segment))
             .expect("the binding lies in the pool");
         let window = self.space.map_window(fd, pages.at, pages.len)?;

@@ -1,7 +1,7 @@
-//! The pool: the memory of every device buffer the local drivers allocate while this loader is
-//! linked (and of the staging copies of other bindings, see [`crate::staging`]), kept in memory
-//! files so the pages of a buffer can be mapped into the linear memory of the instance that runs
-//! a kernel bound to it, without copying them.
+//! The memory pool: the memory of every device buffer the local drivers allocate while this
+//! loader is linked (and of the staging copies of other bindings, see [`crate::staging`]), kept
+//! in memory files so the pages of a buffer can be mapped into the linear memory of the instance
+//! that runs a kernel bound to it, without copying them.
 //!
 //! The pool is a list of *segments*. A segment is an anonymous memory file (`memfd`), sparse,
 //! mapped whole and shared as the host's view. The first segment is made at first use; when no
@@ -20,9 +20,10 @@
 //! [`RECYCLE_MAX_BYTES`] is kept (up to [`RECYCLE_BUDGET_BYTES`] in all) and handed out again for
 //! the same size, zeroed through the host's view. Windows of other instances may still show its
 //! pages, but no kernel reaches them: before each run an instance's windows are made to match the
-//! run's bindings exactly ([`crate::runner`]), and no wasm code runs between runs. Views are excluded from `fork`
-//! children (`MADV_DONTFORK`), so a child never writes into the parent's buffers through shared
-//! pages. Segments are never removed: their views stay valid for the life of the process.
+//! run's bindings exactly ([`crate::thread_instance`]), and no wasm code runs between runs. Views
+//! are excluded from `fork` children (`MADV_DONTFORK`), so a child never writes into the parent's
+//! buffers through shared pages. Segments are never removed: their views stay valid for the life
+//! of the process.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
@@ -71,7 +72,7 @@ pub(crate) struct Location {
 }
 
 /// The pool of buffer memory: segments added as needed.
-pub(crate) struct Pool {
+pub(crate) struct MemoryPool {
     segments: [OnceLock<Segment>; MAX_SEGMENTS],
     /// Segments made so far; `segments[..count]` are all set.
     count: AtomicUsize,
@@ -86,16 +87,17 @@ pub(crate) struct Pool {
 
 // SAFETY: every view is a fixed shared mapping owned by its segment for the life of the pool; the
 // free lists are behind mutexes.
-unsafe impl Send for Pool {}
+unsafe impl Send for MemoryPool {}
 // SAFETY: as above.
-unsafe impl Sync for Pool {}
+unsafe impl Sync for MemoryPool {}
 
 /// The process-wide pool, created on first use; `None` if the system refused the first memory
 /// file or its mapping (the drivers then allocate from the heap, and wasm kernels cannot see those
 /// buffers).
-pub(crate) fn pool() -> Option<&'static Pool> {
-    static POOL: OnceLock<Option<Pool>> = OnceLock::new();
-    POOL.get_or_init(|| Pool::new(SEGMENT_BYTES).ok()).as_ref()
+pub(crate) fn memory_pool() -> Option<&'static MemoryPool> {
+    static POOL: OnceLock<Option<MemoryPool>> = OnceLock::new();
+    POOL.get_or_init(|| MemoryPool::new(SEGMENT_BYTES).ok())
+        .as_ref()
 }
 
 impl Segment {
@@ -151,11 +153,11 @@ impl Segment {
     }
 }
 
-impl Pool {
+impl MemoryPool {
     /// A pool whose first segment (and every later one that an allocation fits) is
     /// `segment_bytes` long (a page multiple).
-    pub(crate) fn new(segment_bytes: usize) -> std::io::Result<Pool> {
-        let pool = Pool {
+    pub(crate) fn new(segment_bytes: usize) -> std::io::Result<MemoryPool> {
+        let pool = MemoryPool {
             segments: [const { OnceLock::new() }; MAX_SEGMENTS],
             count: AtomicUsize::new(0),
             grow: Mutex::new(()),
@@ -217,8 +219,8 @@ impl Pool {
     /// Frees an allocation.
     ///
     /// # Safety
-    /// `ptr` came from [`Pool::allocate`] with `size`, is freed once, and nothing reads or writes
-    /// it any more.
+    /// `ptr` came from [`MemoryPool::allocate`] with `size`, is freed once, and nothing reads or
+    /// writes it any more.
     pub(crate) unsafe fn free(&self, ptr: NonNull<u8>, size: usize) {
         let len = round_up(size.max(1), PAGE).expect("the size fit when allocated");
         if len <= RECYCLE_MAX_BYTES {
@@ -292,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_huge_allocation_gets_a_segment_and_later_ones_still_fit() {
-        let pool = Pool::new(16 * PAGE).unwrap();
+        let pool = MemoryPool::new(16 * PAGE).unwrap();
         let small = pool.allocate(PAGE).unwrap();
         // Larger than what is left of the first segment, and than a whole segment.
         let huge = pool.allocate(64 * PAGE).unwrap();
@@ -333,7 +335,7 @@ mod tests {
 
     #[test]
     fn small_frees_are_reused_zeroed_and_the_budget_is_kept() {
-        let pool = Pool::new(RECYCLE_BUDGET_BYTES + 64 * PAGE).unwrap();
+        let pool = MemoryPool::new(RECYCLE_BUDGET_BYTES + 64 * PAGE).unwrap();
         // SAFETY: each allocation is freed once with its size and is not used after.
         unsafe {
             let first = pool.allocate(3 * PAGE).unwrap();
