@@ -1,134 +1,98 @@
-//! The local-sync device.
-
-use std::any::Any;
-use std::sync::Arc;
+//! The local-sync device: hal-local's [`LocalDevice`] with work run on the calling threads.
 
 use hal_core::{
-    Allocator, CommandBufferImpl, CommandBufferMode, CommandBufferParams, Device, DeviceImpl,
-    DeviceInfo, Event, ExecutableCache, QueueOperation, Result, Semaphore, Timeout, Timepoint,
-    WaitMode,
+    CommandBufferImpl, CommandBufferMode, CommandBufferParams, Device, DeviceInfo, DeviceParams,
+    ParameterInfo, QueueWork, Result,
 };
 use hal_local::{
-    loader_formats, wait_timepoints, DeferredCommandBuffer, ExecutableLoader, HeapAllocator,
-    ImportProvider, InlineCommandBuffer, LocalEvent, LocalExecutableCache, LocalSemaphore,
-    NoImports,
+    execute_work, parameter, DeferredCommandBuffer, InlineCommandBuffer, LocalDevice,
+    LocalDeviceOptions, QueueExecutor, QueueSignals,
 };
 
-use crate::queue;
+/// URI parameters of local-sync devices: the common ones, then `inline_execution`.
+pub const PARAMETERS: &[ParameterInfo] = hal_local::with_common_parameters!(parameter(
+    "inline_execution",
+    "true/false: run one-shot inline command buffers while recording (default true)",
+));
 
-/// How to build a local-sync device.
+/// How to build a local-sync device: the common options (also as `options.loaders`, ... through
+/// `Deref`) and inline execution.
 #[derive(Clone)]
 pub struct SyncDeviceOptions {
-    /// The executable loaders the device's caches use.
-    pub loaders: Vec<Arc<dyn ExecutableLoader>>,
-    /// Host functions kernels may import.
-    pub imports: Arc<dyn ImportProvider>,
+    /// Loaders, imports, memory limit and memory source.
+    pub common: LocalDeviceOptions,
     /// Whether one-shot command buffers that allow it execute while recorded (default true).
     /// With `false` every command buffer is recorded and replayed at submit.
     pub inline_execution: bool,
-    /// The most bytes of buffer memory the device's allocator keeps live at once (default:
-    /// unlimited); an allocation past it is `RESOURCE_EXHAUSTED`.
-    pub memory_limit: Option<u64>,
 }
 
 impl Default for SyncDeviceOptions {
-    /// Every loader linked into the program, no imports, inline execution on.
+    /// The common defaults, inline execution on.
     fn default() -> SyncDeviceOptions {
         SyncDeviceOptions {
-            loaders: hal_local::registered_loaders(),
-            imports: Arc::new(NoImports),
+            common: LocalDeviceOptions::default(),
             inline_execution: true,
-            memory_limit: None,
         }
     }
 }
 
-/// A device that executes everything on the threads that call it.
+hal_local::deref_common_options!(SyncDeviceOptions);
+
+impl SyncDeviceOptions {
+    /// Defaults overridden by URI parameters ([`PARAMETERS`]); a bad value is an error naming it.
+    pub fn from_params(params: &DeviceParams) -> Result<SyncDeviceOptions> {
+        let common = LocalDeviceOptions::from_params(params)?;
+        let inline_execution = params.get_bool("inline_execution")?.unwrap_or(true);
+        Ok(SyncDeviceOptions {
+            common,
+            inline_execution,
+        })
+    }
+}
+
+/// What local-sync adds to a [`LocalDevice`] (the device is a `LocalDevice<SyncDevice>`): work
+/// runs on the thread that submits it, or on the one whose signal reaches its last wait.
 pub struct SyncDevice {
-    info: DeviceInfo,
-    allocator: Allocator,
-    options: SyncDeviceOptions,
+    inline_execution: bool,
 }
 
 impl SyncDevice {
     /// Creates a device with explicit options (for embedders that bypass the registry).
     pub fn create(info: DeviceInfo, options: SyncDeviceOptions) -> Device {
-        Device::new(Arc::new(SyncDevice {
-            info,
-            allocator: Allocator::new(Arc::new(HeapAllocator::with_limit(
-                options.memory_limit.unwrap_or(u64::MAX),
-            ))),
-            options,
-        }))
+        let inline_execution = options.inline_execution;
+        LocalDevice::create(info, options.common, SyncDevice { inline_execution })
     }
 }
 
-impl DeviceImpl for SyncDevice {
-    fn info(&self) -> &DeviceInfo {
-        &self.info
-    }
-
-    fn driver_name(&self) -> &str {
-        crate::DRIVER_NAME
-    }
-
-    fn allocator(&self) -> Allocator {
-        self.allocator.clone()
-    }
-
-    fn executable_formats(&self) -> Vec<String> {
-        loader_formats(&self.options.loaders)
-    }
+impl QueueExecutor for SyncDevice {
+    const DRIVER_NAME: &'static str = crate::DRIVER_NAME;
 
     fn dispatch_concurrency(&self) -> u32 {
         1
     }
 
-    fn create_command_buffer(
-        &self,
-        params: &CommandBufferParams,
-    ) -> Result<Box<dyn CommandBufferImpl>> {
-        let inline = self.options.inline_execution
+    /// Inline for one-shot buffers that allow it and use no binding table (when inline
+    /// execution is on); recorded and replayed at submit otherwise.
+    fn command_buffer(&self, params: &CommandBufferParams) -> Box<dyn CommandBufferImpl> {
+        let inline = self.inline_execution
             && params
                 .mode
                 .contains(CommandBufferMode::ONE_SHOT | CommandBufferMode::ALLOW_INLINE_EXECUTION)
             && params.binding_capacity == 0;
-        Ok(if inline {
+        if inline {
             Box::new(InlineCommandBuffer::new())
         } else {
             Box::new(DeferredCommandBuffer::new())
-        })
+        }
     }
 
-    fn create_semaphore(&self, initial_value: u64) -> Result<Semaphore> {
-        Ok(LocalSemaphore::create(initial_value))
-    }
-
-    fn create_event(&self) -> Result<Event> {
-        Ok(LocalEvent::create())
-    }
-
-    fn create_executable_cache(&self) -> Result<ExecutableCache> {
-        Ok(ExecutableCache::new(Arc::new(LocalExecutableCache::new(
-            self.options.loaders.clone(),
-            self.options.imports.clone(),
-        ))))
-    }
-
-    fn queue_submit(&self, operation: QueueOperation) -> Result<()> {
-        queue::submit(operation)
-    }
-
-    fn wait_semaphores(
-        &self,
-        mode: WaitMode,
-        timepoints: &[Timepoint],
-        timeout: Timeout,
-    ) -> Result<()> {
-        wait_timepoints(mode, timepoints, timeout)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    /// Runs the work on this thread, then completes the signals. Everything the work holds
+    /// (buffers, executables) is released first, so a waiter woken by them finds it released.
+    fn runner(&self) -> impl FnOnce(QueueWork, QueueSignals) + Send + 'static {
+        |mut work, signals| {
+            let result = execute_work(&mut work);
+            drop(work);
+            signals.complete(result)
+        }
     }
 }

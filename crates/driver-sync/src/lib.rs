@@ -11,23 +11,36 @@
 //! - A failing kernel fails the operation's signal semaphores and everything waiting on them;
 //!   the device stays usable.
 //!
-//! URI parameters: see [`PARAMETERS`]. Embedders can also build a device directly with
-//! [`SyncDevice::create`] and explicit [`SyncDeviceOptions`].
+//! Everything else is hal-local's [`hal_local::LocalDevice`]; this crate supplies its
+//! [`hal_local::QueueExecutor`] ([`SyncDevice`]). URI parameters: see [`PARAMETERS`].
+//! Embedders can also build a device directly with [`SyncDevice::create`] and explicit
+//! [`SyncDeviceOptions`].
 
 mod device;
-mod driver;
-mod queue;
 
-pub use device::{SyncDevice, SyncDeviceOptions};
-pub use driver::{SyncDriver, DEVICE_PATH, PARAMETERS};
+pub use device::{SyncDevice, SyncDeviceOptions, PARAMETERS};
+pub use hal_local::LOCAL_DEVICE_PATH as DEVICE_PATH;
 
 /// The registered driver name.
 pub const DRIVER_NAME: &str = "local-sync";
+
+/// The local-sync driver: one device, the host CPU (`local-sync://host`).
+pub const DRIVER: hal_local::LocalDriver = hal_local::LocalDriver {
+    name: DRIVER_NAME,
+    device_name: "host CPU (synchronous)",
+    parameters: PARAMETERS,
+    create_device: |info, params| {
+        Ok(SyncDevice::create(
+            info,
+            SyncDeviceOptions::from_params(params)?,
+        ))
+    },
+};
 
 hal_core::inventory::submit! {
     hal_core::DriverRegistration {
         name: DRIVER_NAME,
         description: "executes on the calling thread; parks work until its waits are signalled",
-        create: || Ok(std::sync::Arc::new(SyncDriver)),
+        create: || Ok(std::sync::Arc::new(DRIVER)),
     }
 }

@@ -1,136 +1,62 @@
-//! The local-task device.
+//! The local-task device: hal-local's [`LocalDevice`] with work run on a worker pool.
 
-use std::any::Any;
 use std::sync::Arc;
 
-use hal_core::{
-    Allocator, CommandBufferImpl, CommandBufferParams, Device, DeviceImpl, DeviceInfo, Event,
-    ExecutableCache, QueueOperation, Result, Semaphore, Timeout, Timepoint, WaitMode,
-};
-use hal_local::{
-    loader_formats, run_or_defer, wait_timepoints, when_reached, DeferredCommandBuffer,
-    HeapAllocator, LocalEvent, LocalExecutableCache, LocalSemaphore, QueueSignals,
-};
+use hal_core::{CommandBufferImpl, CommandBufferParams, Device, DeviceInfo, QueueWork, Result};
+use hal_local::{DeferredCommandBuffer, LocalDevice, QueueExecutor, QueueSignals, WaitHelper};
 
 use crate::execution::Execution;
 use crate::options::TaskDeviceOptions;
 use crate::pool::{Pool, PoolHelper};
 
-/// A device whose queue runs work on a pool of worker threads; no queue call blocks.
+/// What local-task adds to a [`LocalDevice`]: a pool of worker threads that runs queue work, so
+/// no queue call blocks. The device is a `LocalDevice<TaskDevice>`; the pool stops with it.
 pub struct TaskDevice {
-    info: DeviceInfo,
-    allocator: Allocator,
-    options: TaskDeviceOptions,
     pool: Pool,
+    workers: usize,
+    help_wait: bool,
 }
 
 impl TaskDevice {
-    /// Creates a device with explicit options (for embedders that bypass the registry).
+    /// Creates a device with explicit options (for embedders that bypass the registry); fails if
+    /// a worker thread cannot be started.
     pub fn create(info: DeviceInfo, options: TaskDeviceOptions) -> Result<Device> {
-        let pool = Pool::start(&options)?;
-        Ok(Device::new(Arc::new(TaskDevice {
-            info,
-            allocator: Allocator::new(Arc::new(HeapAllocator::with_limit(
-                options.memory_limit.unwrap_or(u64::MAX),
-            ))),
-            options,
-            pool,
-        })))
+        let executor = TaskDevice {
+            pool: Pool::start(&options)?,
+            workers: options.workers,
+            help_wait: options.help_wait,
+        };
+        Ok(LocalDevice::create(info, options.common, executor))
     }
 
     /// The number of worker threads.
     pub fn workers(&self) -> usize {
-        self.options.workers
+        self.workers
     }
 }
 
-impl DeviceImpl for TaskDevice {
-    fn info(&self) -> &DeviceInfo {
-        &self.info
-    }
-
-    fn driver_name(&self) -> &str {
-        crate::DRIVER_NAME
-    }
-
-    fn allocator(&self) -> Allocator {
-        self.allocator.clone()
-    }
-
-    fn executable_formats(&self) -> Vec<String> {
-        loader_formats(&self.options.loaders)
-    }
+impl QueueExecutor for TaskDevice {
+    const DRIVER_NAME: &'static str = crate::DRIVER_NAME;
 
     fn dispatch_concurrency(&self) -> u32 {
-        self.options.workers as u32
+        self.workers as u32
     }
 
-    fn create_command_buffer(
-        &self,
-        _params: &CommandBufferParams,
-    ) -> Result<Box<dyn CommandBufferImpl>> {
-        // Always recorded: the pool runs the program region by region at submit, so reusable
-        // buffers and binding tables need nothing extra.
-        Ok(Box::new(DeferredCommandBuffer::new()))
+    /// Always recorded: the pool runs the program region by region at submit, so reusable
+    /// buffers and binding tables need nothing extra.
+    fn command_buffer(&self, _params: &CommandBufferParams) -> Box<dyn CommandBufferImpl> {
+        Box::new(DeferredCommandBuffer::new())
     }
 
-    fn create_semaphore(&self, initial_value: u64) -> Result<Semaphore> {
-        Ok(Semaphore::new(if self.options.help_wait {
-            LocalSemaphore::with_helper(
-                initial_value,
-                Arc::new(PoolHelper(Arc::downgrade(self.pool.shared()))),
-            )
-        } else {
-            LocalSemaphore::new(initial_value)
-        }))
-    }
-
-    fn create_event(&self) -> Result<Event> {
-        Ok(LocalEvent::create())
-    }
-
-    fn create_executable_cache(&self) -> Result<ExecutableCache> {
-        Ok(ExecutableCache::new(Arc::new(LocalExecutableCache::new(
-            self.options.loaders.clone(),
-            self.options.imports.clone(),
-        ))))
-    }
-
-    fn queue_submit(&self, operation: QueueOperation) -> Result<()> {
-        let QueueOperation {
-            waits,
-            signals,
-            work,
-        } = operation;
-        let signals = QueueSignals::new(signals)?;
+    /// Starts an execution on the pool (holding the pool's shared state, not the device).
+    fn runner(&self) -> impl FnOnce(QueueWork, QueueSignals) + Send + 'static {
         let pool = self.pool.shared().clone();
-        when_reached(
-            &waits,
-            signals,
-            // Deferred while this thread is already completing work, so a long chain of parked
-            // operations released by one signal runs in a loop, not in nested calls.
-            Box::new(move |resolved, signals| {
-                run_or_defer(move || match resolved {
-                    Ok(()) => Execution::start(&pool, work, signals),
-                    Err(status) => {
-                        drop(work);
-                        signals.complete(Err(status));
-                    }
-                })
-            }),
-        )
+        move |work, signals| Execution::start(&pool, work, signals)
     }
 
-    fn wait_semaphores(
-        &self,
-        mode: WaitMode,
-        timepoints: &[Timepoint],
-        timeout: Timeout,
-    ) -> Result<()> {
-        wait_timepoints(mode, timepoints, timeout)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    /// With `help_wait`, waiters run the pool's ready work before they block.
+    fn wait_helper(&self) -> Option<Arc<dyn WaitHelper>> {
+        self.help_wait
+            .then(|| Arc::new(PoolHelper(Arc::downgrade(self.pool.shared()))) as _)
     }
 }

@@ -18,10 +18,11 @@
 //!   dispatch's workgroups (the workers, plus one helping waiter when `help_wait` is on), and the
 //!   executing worker's CPU as processor id; workers run with denormals flushed to zero.
 //!
-//! URI parameters: see [`PARAMETERS`].
+//! Everything else is hal-local's [`hal_local::LocalDevice`]; this crate supplies its
+//! [`hal_local::QueueExecutor`] ([`TaskDevice`], the pool) and its options. URI parameters: see
+//! [`PARAMETERS`].
 
 mod device;
-mod driver;
 mod execution;
 mod item;
 mod options;
@@ -31,16 +32,24 @@ pub mod regions;
 pub mod sleep;
 
 pub use device::TaskDevice;
-pub use driver::{TaskDriver, DEVICE_PATH};
+pub use hal_local::LOCAL_DEVICE_PATH as DEVICE_PATH;
 pub use options::{Affinity, TaskDeviceOptions, PARAMETERS};
 
 /// The registered driver name.
 pub const DRIVER_NAME: &str = "local-task";
 
+/// The local-task driver: one device, the host CPU's cores (`local-task://host`).
+pub const DRIVER: hal_local::LocalDriver = hal_local::LocalDriver {
+    name: DRIVER_NAME,
+    device_name: "host CPU (worker pool)",
+    parameters: PARAMETERS,
+    create_device: |info, params| TaskDevice::create(info, TaskDeviceOptions::from_params(params)?),
+};
+
 hal_core::inventory::submit! {
     hal_core::DriverRegistration {
         name: DRIVER_NAME,
         description: "a worker pool; submissions never block; tiles claimed across cores",
-        create: || Ok(std::sync::Arc::new(TaskDriver)),
+        create: || Ok(std::sync::Arc::new(DRIVER)),
     }
 }

@@ -13,11 +13,14 @@ use hal_core::{
 };
 use parking_lot::Mutex;
 
-/// Memory for heap buffers from somewhere other than the process heap: a loader whose kernels can
-/// see only memory it can map (the wasm loader's pool, a memory file) registers one, so buffers are
-/// allocated where its kernels can be shown them. At most one source is used: the first registered by
-/// name.
+/// Memory for heap buffers from somewhere other than the process heap. A loader whose kernels
+/// can see only memory it can map (the wasm loader's pool) offers one
+/// ([`crate::ExecutableLoader::memory_source`]); a device whose options choose it
+/// ([`crate::MemorySource::Loaders`]) allocates its buffers there, so its kernels are shown them
+/// without copies.
 pub trait HostMemorySource: Send + Sync + 'static {
+    /// Its name, as a device reports its memory ([`HeapAllocator::memory`]).
+    fn name(&self) -> &str;
     /// `size` (> 0) zeroed bytes aligned to 64, or `None` (the heap is used instead).
     fn allocate(&self, size: usize) -> Option<NonNull<u8>>;
     /// Frees memory returned by `allocate`.
@@ -25,28 +28,6 @@ pub trait HostMemorySource: Send + Sync + 'static {
     /// # Safety
     /// `ptr` came from `allocate(size)` on this source and is freed once.
     unsafe fn free(&self, ptr: NonNull<u8>, size: usize);
-}
-
-/// A memory source's entry in the registry.
-pub struct MemorySourceRegistration {
-    /// Its name.
-    pub name: &'static str,
-    /// The source.
-    pub source: &'static dyn HostMemorySource,
-}
-
-inventory::collect!(MemorySourceRegistration);
-
-/// The memory source heap allocators use, if one is linked.
-pub fn registered_memory_source() -> Option<&'static dyn HostMemorySource> {
-    static SOURCE: std::sync::OnceLock<Option<&'static dyn HostMemorySource>> =
-        std::sync::OnceLock::new();
-    *SOURCE.get_or_init(|| {
-        inventory::iter::<MemorySourceRegistration>
-            .into_iter()
-            .min_by_key(|r| r.name)
-            .map(|r| r.source)
-    })
 }
 
 struct Counters {
@@ -84,27 +65,17 @@ impl Counters {
     }
 }
 
-/// Allocates buffers from the process heap, or from the registered [`HostMemorySource`].
+/// Allocates buffers from the process heap, or from a [`HostMemorySource`] (falling back to the
+/// heap when the source has no room).
 pub struct HeapAllocator {
     counters: Arc<Counters>,
-    source: Option<&'static dyn HostMemorySource>,
-}
-
-impl Default for HeapAllocator {
-    fn default() -> Self {
-        HeapAllocator::new()
-    }
+    source: Option<Arc<dyn HostMemorySource>>,
 }
 
 impl HeapAllocator {
-    /// A new allocator with zeroed counters and no limit.
-    pub fn new() -> HeapAllocator {
-        HeapAllocator::with_limit(u64::MAX)
-    }
-
-    /// A new allocator that refuses (`RESOURCE_EXHAUSTED`) an allocation that would take the
-    /// bytes live at once past `limit`.
-    pub fn with_limit(limit: u64) -> HeapAllocator {
+    /// A new allocator that takes buffer memory from `source` (`None`: the heap) and refuses
+    /// (`RESOURCE_EXHAUSTED`) an allocation that would take the bytes live at once past `limit`.
+    pub fn with_memory(limit: u64, source: Option<Arc<dyn HostMemorySource>>) -> HeapAllocator {
         HeapAllocator {
             counters: Arc::new(Counters {
                 live_bytes: AtomicU64::new(0),
@@ -112,8 +83,26 @@ impl HeapAllocator {
                 frees: AtomicU64::new(0),
                 limit,
             }),
-            source: registered_memory_source(),
+            source,
         }
+    }
+
+    /// Where its buffers' memory comes from: `heap`, or the name of its [`HostMemorySource`].
+    pub fn memory(&self) -> &str {
+        self.source.as_ref().map_or("heap", |source| source.name())
+    }
+
+    fn new_storage(&self, size: DeviceSize) -> Result<Arc<HeapStorage>> {
+        layout_for(size)?;
+        Ok(Arc::new(HeapStorage {
+            ptr: AtomicPtr::new(std::ptr::null_mut()),
+            size,
+            gate: AccessGate::uncommitted(),
+            counters: self.counters.clone(),
+            commit_lock: Mutex::new(()),
+            source: self.source.clone(),
+            sourced: std::sync::atomic::AtomicBool::new(false),
+        }))
     }
 }
 
@@ -154,7 +143,7 @@ pub struct HeapStorage {
     gate: AccessGate,
     counters: Arc<Counters>,
     commit_lock: Mutex<()>,
-    source: Option<&'static dyn HostMemorySource>,
+    source: Option<Arc<dyn HostMemorySource>>,
     /// Whether the current memory came from `source`.
     sourced: std::sync::atomic::AtomicBool,
 }
@@ -166,7 +155,7 @@ impl HeapStorage {
         let ptr = if layout.size() == 0 {
             // A dangling, aligned pointer: never dereferenced for zero bytes.
             NonNull::<Align64>::dangling().as_ptr().cast::<u8>()
-        } else if let Some(ptr) = self.source.and_then(|s| s.allocate(layout.size())) {
+        } else if let Some(ptr) = self.source.as_ref().and_then(|s| s.allocate(layout.size())) {
             self.sourced.store(true, Ordering::Relaxed);
             ptr.as_ptr()
         } else {
@@ -195,7 +184,7 @@ impl HeapStorage {
             return;
         }
         if self.size != 0 && self.sourced.load(Ordering::Relaxed) {
-            let source = self.source.expect("sourced memory has a source");
+            let source = self.source.as_ref().expect("sourced memory has a source");
             // SAFETY: `ptr` came from this source with this size and is freed once (as below).
             unsafe { source.free(NonNull::new(ptr).expect("non-null"), self.size as usize) };
         } else if self.size != 0 {
@@ -348,20 +337,5 @@ impl AllocatorImpl for HeapAllocator {
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-impl HeapAllocator {
-    fn new_storage(&self, size: DeviceSize) -> Result<Arc<HeapStorage>> {
-        layout_for(size)?;
-        Ok(Arc::new(HeapStorage {
-            ptr: AtomicPtr::new(std::ptr::null_mut()),
-            size,
-            gate: AccessGate::uncommitted(),
-            counters: self.counters.clone(),
-            commit_lock: Mutex::new(()),
-            source: self.source,
-            sourced: std::sync::atomic::AtomicBool::new(false),
-        }))
     }
 }

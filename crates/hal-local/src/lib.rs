@@ -36,6 +36,7 @@ mod inline_dispatch;
 mod library;
 pub mod liveness;
 mod loader;
+mod local_device;
 mod local_executable;
 mod local_memory;
 mod multi_wait;
@@ -59,10 +60,7 @@ pub use device_scope::DeviceScope;
 pub use dispatch_state::{dispatch_state, local_memory_size, DispatchArgs};
 pub use event::LocalEvent;
 pub use executable_cache::LocalExecutableCache;
-pub use heap_allocator::{
-    registered_memory_source, HeapAllocator, HeapStorage, HostImportStorage, HostMemorySource,
-    MemorySourceRegistration,
-};
+pub use heap_allocator::{HeapAllocator, HeapStorage, HostImportStorage, HostMemorySource};
 pub use imports::{resolve_imports, HostImport, HostImports, ImportProvider, NoImports};
 pub use inline_command_buffer::InlineCommandBuffer;
 pub use inline_dispatch::{dispatch_inline, ResolvedBindings};
@@ -72,6 +70,10 @@ pub use library::{
 pub use loader::{
     loader_formats, registered_loaders, select_loaders, ExecutableLoader, LoadOutcome, LoadRequest,
     LoaderRegistration,
+};
+pub use local_device::{
+    param_choice, parameter, LocalDevice, LocalDeviceOptions, LocalDriver, MemorySource,
+    QueueExecutor, COMMON_PARAMETERS, LOCAL_DEVICE_PATH,
 };
 pub use local_executable::{query_library_name, LocalExecutable};
 pub use local_memory::{with_thread_local_memory, LocalMemory};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use hal_core::{Executable, Result};
 
+use crate::heap_allocator::HostMemorySource;
 use crate::imports::ImportProvider;
 
 /// What a loader is asked to load.
@@ -40,6 +41,12 @@ pub trait ExecutableLoader: Send + Sync + 'static {
     /// Loads the executable, says the data is not this loader's (the cache then tries the next
     /// one), or fails with an error saying what is wrong.
     fn try_load(&self, request: &LoadRequest<'_>) -> Result<LoadOutcome>;
+    /// Host memory its kernels are shown without copies, offered as the buffer memory of devices
+    /// that enable this loader ([`crate::MemorySource::Loaders`], the default). `None` (the
+    /// default) for loaders whose kernels reach any host memory, as native code does.
+    fn memory_source(&self) -> Option<Arc<dyn HostMemorySource>> {
+        None
+    }
 }
 
 /// What a loader made of a request.
@@ -95,5 +102,3 @@ pub fn select_loaders(
     }
     Ok(selected)
 }
-
-pub use inventory;

@@ -1,8 +1,9 @@
-//! The pool as the memory of the local drivers' heap buffers.
+//! The pool as the memory of the local devices' heap buffers, offered by the wasm loader
+//! ([`hal_local::ExecutableLoader::memory_source`]).
 
 use std::ptr::NonNull;
 
-use hal_local::{HostMemorySource, MemorySourceRegistration};
+use hal_local::HostMemorySource;
 
 use crate::memory_pool::memory_pool;
 
@@ -11,6 +12,10 @@ use crate::memory_pool::memory_pool;
 pub struct PoolSource;
 
 impl HostMemorySource for PoolSource {
+    fn name(&self) -> &str {
+        "wasm-pool"
+    }
+
     fn allocate(&self, size: usize) -> Option<NonNull<u8>> {
         memory_pool()?.allocate(size)
     }
@@ -20,8 +25,4 @@ impl HostMemorySource for PoolSource {
         // SAFETY: per the caller, `ptr` came from `allocate(size)` and is freed once.
         unsafe { pool.free(ptr, size) };
     }
-}
-
-hal_local::inventory::submit! {
-    MemorySourceRegistration { name: "wasm-pool", source: &PoolSource }
 }

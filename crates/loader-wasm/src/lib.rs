@@ -52,13 +52,13 @@
 //! that is not accessible traps. In it are only the instance's own data, shadow stack and ABI
 //! scratch, and windows onto the buffers bound to the run in progress.
 //!
-//! Linking this crate registers [`PoolSource`] as hal-local's `HostMemorySource`, so every
-//! `HeapAllocator` (the local drivers' device allocator) takes its buffers from the pool: memory
+//! The loader offers [`PoolSource`] as its memory source: a device that enables it takes its
+//! buffers from the pool unless its options say `memory=heap` (`hal_local::MemorySource`): memory
 //! files, a new one added when the others are full. Before a run, the pages of each binding are
 //! mapped (shared) into the instance's memory, each window followed by a guard page; windows the
 //! run does not bind are unmapped first, and windows that show the same pages as the previous run
 //! are kept, so a program that binds the same buffers again makes no system call. A binding
-//! outside the pool (imported host memory) is staged once per dispatch, before any workgroup
+//! outside the pool (imported or heap memory) is staged once per dispatch, before any workgroup
 //! runs: copied into pool memory that every thread running the dispatch shows like a pool buffer
 //! (bindings over the same bytes share one copy), and after the last workgroup only the bytes the
 //! dispatch changed are written back; counted in [`copy_statistics`].
@@ -95,7 +95,7 @@
 mod address_space;
 mod allocator;
 mod bulk_memory;
-mod copy_counters;
+mod copy_statistics;
 mod dylink;
 mod engine;
 mod errors;
@@ -118,10 +118,10 @@ mod wasm_runner;
 use std::sync::Arc;
 
 use hal_core::Result;
-use hal_local::{ExecutableLoader, LoadOutcome, LoadRequest, LoaderRegistration};
+use hal_local::{ExecutableLoader, HostMemorySource, LoadOutcome, LoadRequest, LoaderRegistration};
 
 pub use allocator::PoolSource;
-pub use copy_counters::{copy_statistics, CopyStatistics};
+pub use copy_statistics::{copy_statistics, CopyStatistics};
 pub use engine::{budget_checks, dispatch_budget, set_budget_checks, set_dispatch_budget};
 
 /// The format this loader registers.
@@ -156,6 +156,10 @@ impl ExecutableLoader for WasmLoader {
             ));
         }
         load::load(request.data, request.constants).map(LoadOutcome::Loaded)
+    }
+
+    fn memory_source(&self) -> Option<Arc<dyn HostMemorySource>> {
+        Some(Arc::new(PoolSource))
     }
 }
 
