@@ -58,7 +58,7 @@ unsafe fn run_with_runner(
 /// `local_memory`. Executables with a [`WorkgroupRunner`] are handed to it.
 ///
 /// # Safety
-/// `state` must come from [`dispatch_state`](crate::dispatch_state) for `export` of
+/// `state` must come from [`dispatch_state`](fn@crate::dispatch_state) for `export` of
 /// `executable`, and every binding pointer must be valid for reads and writes of its length for
 /// the whole call, with no host reference to that memory alive.
 #[inline]

@@ -59,7 +59,7 @@ pub trait WorkgroupRunner: Send + Sync + 'static {
     /// memory).
     ///
     /// # Safety
-    /// `state` was built by [`dispatch_state`](crate::dispatch_state) for `export`, and every
+    /// `state` was built by [`dispatch_state`](fn@crate::dispatch_state) for `export`, and every
     /// binding pointer in it is valid for reads and writes of its length for the whole call,
     /// with no host reference to that memory alive. Other workers may run other workgroups of
     /// the same dispatch concurrently.

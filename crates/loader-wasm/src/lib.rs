@@ -95,7 +95,7 @@
 mod address_space;
 mod allocator;
 mod bulk_memory;
-mod copy_statistics;
+mod copy_counters;
 mod dylink;
 mod engine;
 mod errors;
@@ -121,7 +121,7 @@ use hal_core::Result;
 use hal_local::{ExecutableLoader, HostMemorySource, LoadOutcome, LoadRequest, LoaderRegistration};
 
 pub use allocator::PoolSource;
-pub use copy_statistics::{copy_statistics, CopyStatistics};
+pub use copy_counters::{copy_statistics, CopyStatistics};
 pub use engine::{budget_checks, dispatch_budget, set_budget_checks, set_dispatch_budget};
 
 /// The format this loader registers.

@@ -33,7 +33,7 @@ use hal_core::{Result, Status, StatusCode};
 use hal_local::DispatchSession;
 use parking_lot::Mutex;
 
-use crate::copy_statistics::{COPIED_BINDINGS, COPIED_BYTES, ZERO_COPY_BINDINGS};
+use crate::copy_counters::{COPIED_BINDINGS, COPIED_BYTES, ZERO_COPY_BINDINGS};
 use crate::memory_pool::{memory_pool, PAGE};
 use crate::page_ranges::round_up;
 

@@ -16,7 +16,7 @@ use hal_core::{Result, Status, StatusCode};
 use hal_local::abi::DispatchStateV0;
 
 use super::ThreadInstance;
-use crate::copy_statistics::WINDOWS_MAPPED;
+use crate::copy_counters::WINDOWS_MAPPED;
 use crate::errors::status;
 use crate::memory_pool::{memory_pool, Location, PAGE};
 use crate::page_ranges::round_up;
