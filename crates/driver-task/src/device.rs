@@ -12,7 +12,7 @@ use crate::pool::{Pool, PoolHelper};
 /// What local-task adds to a [`LocalDevice`]: a pool of worker threads that runs queue work, so
 /// no queue call blocks. The device is a `LocalDevice<TaskDevice>`; the pool stops with it.
 pub struct TaskDevice {
-    pool: Pool,
+    pool: Pool<Execution>,
     workers: usize,
     help_wait: bool,
 }

@@ -24,12 +24,21 @@
 
 mod device;
 mod execution;
-mod item;
 mod options;
+mod plan;
 mod pool;
 mod region_uses;
+// The scheduler's ordering primitives are public only to the loom model checks
+// (`tests/loom_task.rs`, built with `--cfg loom`); they are not the driver's API.
+#[cfg(loom)]
 pub mod regions;
+#[cfg(not(loom))]
+mod regions;
+#[cfg(loom)]
 pub mod sleep;
+#[cfg(not(loom))]
+mod sleep;
+mod tiled_work;
 
 pub use device::TaskDevice;
 pub use hal_local::LOCAL_DEVICE_PATH as DEVICE_PATH;

@@ -1,4 +1,6 @@
-//! The worker pool: threads that claim tiles of executions, spin briefly when idle, then sleep.
+//! The worker pool: threads that run tiles of the jobs announced to them, spin briefly when idle,
+//! then sleep. The pool knows jobs only through [`Job`], which it defines: what it schedules
+//! (local-task's executions) builds on it, not the other way round.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,8 +13,6 @@ use hal_local::{
 };
 use parking_lot::Mutex;
 
-use crate::execution::Execution;
-use crate::item::WorkerContext;
 use crate::options::{Affinity, TaskDeviceOptions};
 use crate::sleep::Sleep;
 
@@ -22,9 +22,40 @@ thread_local! {
     static WORKER_OF: Cell<usize> = const { Cell::new(0) };
 }
 
-/// What the workers, the device and waiting threads share.
-pub struct PoolShared {
-    active: Mutex<Vec<Arc<Execution>>>,
+/// Where a worker runs tiles.
+pub struct WorkerContext<'a> {
+    /// The worker's local memory for kernels.
+    pub local_memory: &'a mut LocalMemory,
+    /// The CPU the worker runs on.
+    pub processor_id: u32,
+}
+
+/// Work the pool schedules: announced once it has tiles, run a chunk at a time by whichever
+/// thread finds it, forgotten when it finishes.
+pub trait Job: Send + Sync + Sized + 'static {
+    /// Whether a claim would find tiles now.
+    fn has_claimable(&self) -> bool;
+    /// Whether the tiles open now are few enough for a waiting thread to run them itself.
+    fn is_small(&self) -> bool;
+    /// Whether the tiles open now run host code (which may block for any time).
+    fn runs_host_code(&self) -> bool;
+    /// Whether a large set of tiles is open and running (workers hold every core).
+    fn has_large_region(&self) -> bool;
+    /// True the first time only: the pool then adds the job to its active list.
+    fn mark_listed(&self) -> bool;
+    /// Claims and runs one chunk of tiles on the calling thread; false if there was nothing to
+    /// claim.
+    fn step(
+        self: &Arc<Self>,
+        pool: &Arc<WorkerPool<Self>>,
+        context: &mut WorkerContext<'_>,
+    ) -> bool;
+}
+
+/// What the workers, the device and waiting threads share: the jobs with tiles to run, and how
+/// idle workers sleep.
+pub struct WorkerPool<J: Job> {
+    active: Mutex<Vec<Arc<J>>>,
     active_count: AtomicUsize,
     sleep: Sleep,
     shutdown: AtomicBool,
@@ -39,21 +70,21 @@ pub struct PoolShared {
     max_spinners: usize,
 }
 
-impl PoolShared {
+impl<J: Job> WorkerPool<J> {
     /// How many threads may claim tiles of one region at once: the workers, plus one thread
     /// from outside the pool (a helping waiter) when waiters help.
     pub fn threads(&self) -> usize {
         self.workers + usize::from(self.help_wait)
     }
 
-    /// `max_concurrency` for dispatch states: [`PoolShared::threads`].
+    /// `max_concurrency` for dispatch states: [`WorkerPool::threads`].
     pub fn max_concurrency(&self) -> u8 {
         self.threads().clamp(1, u8::MAX as usize) as u8
     }
 
-    /// Makes an execution with an open region visible to workers and wakes up to `tiles` of
-    /// them (`tiles` excludes a chunk the opener already claimed: it comes back for more).
-    pub fn announce(self: &Arc<Self>, execution: &Arc<Execution>, tiles: u64) {
+    /// Makes a job with open tiles visible to workers and wakes up to `tiles` of them (`tiles`
+    /// excludes a chunk the opener already claimed: it comes back for more).
+    pub fn announce(self: &Arc<Self>, execution: &Arc<J>, tiles: u64) {
         if execution.mark_listed() {
             let mut active = self.active.lock();
             active.push(execution.clone());
@@ -73,18 +104,18 @@ impl PoolShared {
         }
     }
 
-    /// Drops a finished execution from the active list.
-    pub fn forget(&self, execution: &Arc<Execution>) {
+    /// Drops a finished job from the active list.
+    pub fn forget(&self, execution: &Arc<J>) {
         let mut active = self.active.lock();
         active.retain(|e| !Arc::ptr_eq(e, execution));
         self.active_count.store(active.len(), Ordering::Release);
     }
 
-    fn find_work(&self) -> Option<Arc<Execution>> {
+    fn find_work(&self) -> Option<Arc<J>> {
         self.find(|e| e.has_claimable())
     }
 
-    fn find(&self, wanted: impl Fn(&Execution) -> bool) -> Option<Arc<Execution>> {
+    fn find(&self, wanted: impl Fn(&J) -> bool) -> Option<Arc<J>> {
         if self.active_count.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -105,7 +136,7 @@ impl PoolShared {
     /// no other such thread is running one. False when there is nothing for it to do: nothing
     /// wanted, or another outside thread holds the slot — which looks for work again after it
     /// gives the slot back, so work announced meanwhile is not stranded.
-    fn run_outside(self: &Arc<Self>, wanted: impl Fn(&Execution) -> bool) -> bool {
+    fn run_outside(self: &Arc<Self>, wanted: impl Fn(&J) -> bool) -> bool {
         if self.find(&wanted).is_none()
             || self
                 .outside_runner
@@ -119,7 +150,7 @@ impl PoolShared {
         ran || self.find(&wanted).is_some()
     }
 
-    fn run_once(self: &Arc<Self>, wanted: impl Fn(&Execution) -> bool) -> bool {
+    fn run_once(self: &Arc<Self>, wanted: impl Fn(&J) -> bool) -> bool {
         let Some(execution) = self.find(wanted) else {
             return false;
         };
@@ -177,9 +208,9 @@ impl PoolShared {
 }
 
 /// Lets threads waiting on this pool's semaphores run its work (see [`WaitHelper`]).
-pub struct PoolHelper(pub Weak<PoolShared>);
+pub struct PoolHelper<J: Job>(pub Weak<WorkerPool<J>>);
 
-impl WaitHelper for PoolHelper {
+impl<J: Job> WaitHelper for PoolHelper<J> {
     fn help_once(&self) -> bool {
         self.0.upgrade().is_some_and(|pool| pool.help_once())
     }
@@ -197,9 +228,9 @@ impl WaitHelper for PoolHelper {
     }
 }
 
-/// The worker threads of one device.
-pub struct Pool {
-    shared: Arc<PoolShared>,
+/// The worker threads of one device, joined when it drops.
+pub struct Pool<J: Job> {
+    shared: Arc<WorkerPool<J>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -213,10 +244,10 @@ fn pin_to(cpu: usize) {
     }
 }
 
-impl Pool {
+impl<J: Job> Pool<J> {
     /// Starts `options.workers` threads.
-    pub fn start(options: &TaskDeviceOptions) -> hal_core::Result<Pool> {
-        let shared = Arc::new(PoolShared {
+    pub fn start(options: &TaskDeviceOptions) -> hal_core::Result<Pool<J>> {
+        let shared = Arc::new(WorkerPool {
             active: Mutex::new(Vec::new()),
             active_count: AtomicUsize::new(0),
             sleep: Sleep::default(),
@@ -259,12 +290,12 @@ impl Pool {
     }
 
     /// The shared state.
-    pub fn shared(&self) -> &Arc<PoolShared> {
+    pub fn shared(&self) -> &Arc<WorkerPool<J>> {
         &self.shared
     }
 }
 
-impl Drop for Pool {
+impl<J: Job> Drop for Pool<J> {
     /// Workers finish the work already announced, then exit. Work that becomes ready later runs
     /// on the thread that makes it ready.
     fn drop(&mut self) {

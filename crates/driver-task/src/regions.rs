@@ -106,11 +106,6 @@ impl<I: Tiled> Region<I> {
         (index, tile - self.starts[index])
     }
 
-    /// Tiles per claim.
-    pub fn chunk(&self) -> u64 {
-        self.chunk
-    }
-
     /// Whether tiles remain to be claimed.
     #[inline]
     pub fn has_unclaimed(&self) -> bool {
@@ -149,13 +144,9 @@ impl<I: Tiled> Regions<I> {
         self.slots.len()
     }
 
-    /// Whether there are no regions.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
     /// Publishes region `index` (planned by the previous region's last finisher, or the
     /// submitter for region 0) so that claimers see it.
+    #[cfg(loom)]
     pub fn open(&self, index: usize, region: Region<I>) -> &Region<I> {
         self.open_claiming(index, region, false).0
     }

@@ -9,14 +9,13 @@ use std::any::Any;
 
 use hal_core::{
     BufferRef, CommandBufferImpl, Dispatch, Event, FillPattern, Result, Status, Submission,
-    Workgroups,
+    WorkgroupCount,
 };
 
 use crate::cpu::current_processor_id;
 use crate::device_scope::DeviceScope;
-use crate::inline_dispatch::{dispatch_inline, ResolvedBindings};
-use crate::local_executable::LocalExecutable;
-use crate::transfer;
+use crate::resolved_command::{DispatchBindings, ResolvedCommand};
+use crate::run_command::run_command;
 
 /// A command buffer that runs commands on the recording thread.
 #[derive(Default)]
@@ -32,13 +31,16 @@ impl InlineCommandBuffer {
         InlineCommandBuffer::default()
     }
 
+    /// Resolves a command (a failure is the command's, kept like a kernel's) and runs it.
     #[inline]
-    fn run(&mut self, command: impl FnOnce(&mut DeviceScope, u32) -> Result<()>) -> Result<()> {
+    fn run<'a>(&mut self, resolve: impl FnOnce() -> Result<ResolvedCommand<'a>>) -> Result<()> {
         if self.failure.is_some() {
             return Ok(());
         }
         let processor_id = *self.processor_id.get_or_insert_with(current_processor_id);
-        if let Err(status) = command(&mut self.scope, processor_id) {
+        if let Err(status) =
+            resolve().and_then(|command| run_command(&command, &mut self.scope, processor_id))
+        {
             self.failure = Some(status);
         }
         Ok(())
@@ -73,43 +75,35 @@ impl CommandBufferImpl for InlineCommandBuffer {
     }
 
     fn fill(&mut self, target: BufferRef<'_>, pattern: FillPattern) -> Result<()> {
-        self.run(|scope, _| transfer::fill(scope, &target.resolve(&[])?, pattern))
+        self.run(|| ResolvedCommand::fill(target.resolve(&[])?, pattern))
     }
 
     fn update(&mut self, source: &[u8], target: BufferRef<'_>) -> Result<()> {
-        self.run(|scope, _| transfer::update(scope, source, &target.resolve(&[])?))
+        self.run(|| ResolvedCommand::update(source, target.resolve(&[])?))
     }
 
     fn copy(&mut self, source: BufferRef<'_>, target: BufferRef<'_>) -> Result<()> {
-        self.run(|scope, _| transfer::copy(scope, &source.resolve(&[])?, &target.resolve(&[])?))
+        self.run(|| ResolvedCommand::copy(source.resolve(&[])?, target.resolve(&[])?))
     }
 
     fn dispatch(&mut self, dispatch: &Dispatch<'_>) -> Result<()> {
-        let executable = LocalExecutable::from_handle(dispatch.executable)?;
-        let export = executable.export(dispatch.ordinal)?;
-        self.run(|scope, processor_id| {
-            let counts = match dispatch.workgroups {
-                Workgroups::Static(counts) => counts,
-                Workgroups::Indirect(parameters) => {
-                    transfer::read_workgroup_counts(scope, &parameters.resolve(&[])?)?
-                }
-            };
-            let mut bindings = ResolvedBindings::default();
-            bindings.fill(
-                scope,
-                dispatch.bindings.iter().map(|b| b.resolve(&[])),
-                export.views,
-            )?;
-            dispatch_inline(
-                executable,
-                export,
-                counts,
-                dispatch.constants,
-                &mut bindings,
-                processor_id,
-                dispatch.dynamic_local_memory,
-            )
-        })
+        // An executable of another driver is the caller's error, returned now rather than kept
+        // as the command's failure (the references were checked by hal-core while recording).
+        let workgroups = match &dispatch.workgroups {
+            WorkgroupCount::Static(counts) => WorkgroupCount::Static(*counts),
+            WorkgroupCount::Indirect(parameters) => {
+                WorkgroupCount::Indirect(parameters.resolve(&[])?)
+            }
+        };
+        let command = ResolvedCommand::dispatch(
+            dispatch.executable,
+            dispatch.ordinal,
+            workgroups,
+            dispatch.constants,
+            DispatchBindings::Recording(dispatch.bindings),
+            dispatch.dynamic_local_memory,
+        )?;
+        self.run(|| Ok(command))
     }
 
     fn submission(&self) -> Submission {

@@ -11,8 +11,11 @@
 //!   Rust code (see `hal_core::RangeClaims`).
 //! - [`HeapAllocator`]: zeroed, aligned heap buffers (with an optional memory limit) and
 //!   host-memory imports.
-//! - [`InlineCommandBuffer`] (runs while recording) and [`DeferredCommandBuffer`] (records a
-//!   [`RecordedCommands`] program replayed per submit with a binding table).
+//! - [`ResolvedCommand`]: the one form every command runs in, whichever way it came (recorded
+//!   inline, in a [`RecordedProgram`] with a binding table, or queued alone); [`run_command`]
+//!   runs it on the calling thread, local-task cuts it into tiles.
+//! - [`InlineCommandBuffer`] (runs each command as it is recorded) and [`DeferredCommandBuffer`]
+//!   (records a [`RecordedProgram`] run per submit with a binding table).
 //! - [`LocalSemaphore`]: timepoint callbacks fired outside the lock, one notification per wait,
 //!   real deadlines; [`wait_timepoints`] waits on several.
 //! - [`QueueSignals`] (an accepted operation's signals, completed exactly once),
@@ -43,6 +46,9 @@ mod multi_wait;
 mod queue_signals;
 mod queue_work;
 mod ready_queue;
+mod recorded_program;
+mod resolved_command;
+mod run_command;
 mod semaphore;
 mod sync;
 mod transfer;
@@ -53,9 +59,7 @@ mod workgroup_runner;
 pub use binding_views::{BindingViews, ReferenceKernelRegistration};
 pub use blocking::Notification;
 pub use cpu::{current_processor_id, processor_info, DenormalsFlushed};
-pub use deferred_command_buffer::{
-    Command, DeferredCommandBuffer, OwnedRef, RecordedCommands, RecordedWorkgroups,
-};
+pub use deferred_command_buffer::DeferredCommandBuffer;
 pub use device_scope::DeviceScope;
 pub use dispatch_state::{dispatch_state, local_memory_size, DispatchArgs};
 pub use event::LocalEvent;
@@ -79,11 +83,14 @@ pub use local_executable::{query_library_name, LocalExecutable};
 pub use local_memory::{with_thread_local_memory, LocalMemory};
 pub use multi_wait::wait_timepoints;
 pub use queue_signals::QueueSignals;
-pub use queue_work::execute_work;
+pub use queue_work::{execute_work, not_local};
 pub use ready_queue::{run_nested, run_or_defer};
+pub use recorded_program::{Command, RecordedProgram};
+pub use resolved_command::{DispatchBindings, ResolvedCommand, ResolvedDispatch};
+pub use run_command::{run_command, run_program};
 pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId, WaitHelper};
 pub use transfer::read_workgroup_counts;
-pub use wait_list::{when_reached, Resolved};
+pub use wait_list::{when_reached, OnWaitsResolved};
 pub use workgroup_loop::run_workgroups;
 pub use workgroup_runner::{DispatchSession, WorkgroupRunner};
 

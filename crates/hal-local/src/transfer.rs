@@ -1,15 +1,15 @@
-//! Fill, update and copy on host memory, as device work.
+//! Fill, update and copy on host memory, as device work, for commands already resolved and
+//! checked ([`crate::ResolvedCommand`]).
 //!
 //! These run with device access held (see [`crate::DeviceScope`]), so no host mapping can alias
 //! the memory; they touch it only through raw pointers, never through references.
 
-use hal_core::{check_fill_alignment, FillPattern, RangeUse, ResolvedRef, Result, Status};
+use hal_core::{FillPattern, RangeUse, ResolvedRef, Result, Status};
 
 use crate::device_scope::DeviceScope;
 
-/// Fills `target` with `pattern`.
+/// Fills `target` with `pattern` (its length a multiple of the pattern's width).
 pub fn fill(scope: &mut DeviceScope, target: &ResolvedRef<'_>, pattern: FillPattern) -> Result<()> {
-    check_fill_alignment(target.offset, target.length, pattern)?;
     if target.length == 0 {
         return Ok(());
     }
@@ -23,7 +23,8 @@ pub fn fill(scope: &mut DeviceScope, target: &ResolvedRef<'_>, pattern: FillPatt
             let step = pattern.width() as usize;
             let mut offset = 0;
             while offset < length {
-                // SAFETY: as above; `length` is a multiple of `step` (checked).
+                // SAFETY: as above; `length` is a multiple of `step` (checked when the command
+                // was resolved).
                 unsafe { std::ptr::copy_nonoverlapping(word.as_ptr(), ptr.add(offset), step) };
                 offset += step;
             }
@@ -34,49 +35,32 @@ pub fn fill(scope: &mut DeviceScope, target: &ResolvedRef<'_>, pattern: FillPatt
 
 /// Writes `data` to `target` (whose length is `data.len()`).
 pub fn update(scope: &mut DeviceScope, data: &[u8], target: &ResolvedRef<'_>) -> Result<()> {
-    if target.length != data.len() as u64 {
-        return Err(Status::invalid_argument(format!(
-            "update of {} bytes into a {}-byte range",
-            data.len(),
-            target.length
-        )));
-    }
+    debug_assert_eq!(target.length, data.len() as u64);
     if data.is_empty() {
         return Ok(());
     }
     let ptr = scope.pointer(target, RangeUse::WRITE)?;
-    // SAFETY: device access is held, the target range lies in the allocation, and `data` is
+    // SAFETY: device access is held, the target range lies in the allocation and is
+    // `data.len()` long (checked when the command was resolved), and `data` is
     // host memory distinct from buffer memory mapped by nobody (the gate excludes mappings).
     unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr, data.len()) };
     Ok(())
 }
 
-/// Copies `source` to `target` (equal lengths; ranges of one allocation must not overlap).
+/// Copies `source` to `target` (equal lengths; ranges of one allocation do not overlap).
 pub fn copy(
     scope: &mut DeviceScope,
     source: &ResolvedRef<'_>,
     target: &ResolvedRef<'_>,
 ) -> Result<()> {
-    if source.length != target.length {
-        return Err(Status::invalid_argument(format!(
-            "copy of {} bytes into a {}-byte range",
-            source.length, target.length
-        )));
-    }
-    if source.buffer.same_allocation(target.buffer) {
-        hal_core::check_no_overlap(
-            source.storage_offset(),
-            target.storage_offset(),
-            source.length,
-        )?;
-    }
+    debug_assert_eq!(source.length, target.length);
     if source.length == 0 {
         return Ok(());
     }
     let from = scope.pointer(source, RangeUse::READ)?;
     let to = scope.pointer(target, RangeUse::WRITE)?;
-    // SAFETY: device access to both allocations is held; both ranges lie inside them and do
-    // not overlap (checked above).
+    // SAFETY: device access to both allocations is held; both ranges lie inside them, are
+    // equally long and do not overlap (checked when the command was resolved).
     unsafe { std::ptr::copy_nonoverlapping(from, to, source.length as usize) };
     Ok(())
 }

@@ -20,10 +20,10 @@ use hal_core::{Result, Status, Timepoint};
 
 /// What to do when the wait list resolves: `Ok` when every wait is reached, or the first failure;
 /// with the operation's signals, handed back.
-pub type Resolved = Box<dyn FnOnce(Result<()>, QueueSignals) + Send>;
+pub type OnWaitsResolved = Box<dyn FnOnce(Result<()>, QueueSignals) + Send>;
 
 struct Pending {
-    then: Mutex<Option<(Resolved, QueueSignals)>>,
+    then: Mutex<Option<(OnWaitsResolved, QueueSignals)>>,
     remaining: AtomicUsize,
     registrations: Mutex<Vec<(Weak<LocalSemaphore>, TimepointId)>>,
     /// The operation's number with [`crate::liveness`] while it is parked.
@@ -32,7 +32,7 @@ struct Pending {
 
 impl Pending {
     /// Takes the continuation if nobody has: the first resolution wins.
-    fn take(&self) -> Option<(Resolved, QueueSignals)> {
+    fn take(&self) -> Option<(OnWaitsResolved, QueueSignals)> {
         let then = self.then.lock().take()?;
         if let Some(id) = self.parked.lock().take() {
             liveness::unpark(id);
@@ -78,7 +78,11 @@ impl Cancel for Pending {
 /// now on this thread; otherwise it runs on the thread that signals (or fails) the last
 /// semaphore. Errors only if a semaphore is not a local one: then `then` is not called and the
 /// signals are left untouched (the operation was not accepted).
-pub fn when_reached(waits: &[Timepoint], signals: QueueSignals, then: Resolved) -> Result<()> {
+pub fn when_reached(
+    waits: &[Timepoint],
+    signals: QueueSignals,
+    then: OnWaitsResolved,
+) -> Result<()> {
     let semaphores = waits
         .iter()
         .enumerate()

@@ -1,48 +1,75 @@
-//! The tiled pieces of work a region holds, resolved to raw pointers when the region opens.
+//! Tiled work: the pieces a region holds (a dispatch's workgroups, slices of a transfer, host
+//! work run once), with raw pointers taken when the region opens.
 
 use std::ffi::c_void;
 
 use hal_core::{Executable, FillPattern, Result, Status};
 use hal_local::abi::DispatchStateV0;
-use hal_local::{run_workgroups, DispatchSession, LocalExecutable, LocalMemory};
+use hal_local::{run_workgroups, DispatchSession, ExportEntry, LocalExecutable, ResolvedDispatch};
 use parking_lot::Mutex;
 
+use crate::pool::WorkerContext;
 use crate::regions::Tiled;
 
 /// Bytes of a fill, copy or update per tile.
 pub const TRANSFER_TILE: usize = 64 * 1024;
 
-/// A host function run once (alloca, dealloca, host call).
-pub type Once = Box<dyn FnOnce() -> Result<()> + Send>;
-
-/// Where a worker runs tiles.
-pub struct WorkerContext<'a> {
-    /// The worker's local memory for kernels.
-    pub local_memory: &'a mut LocalMemory,
-    /// The CPU the worker runs on.
-    pub processor_id: u32,
-}
+/// Host work run once, as one tile (alloca, dealloca, host call).
+pub type HostWork = Box<dyn FnOnce() -> Result<()> + Send>;
 
 /// A dispatch ready to run: its dispatch state points into the boxes it owns.
-pub struct DispatchItem {
-    pub(crate) executable: Executable,
-    pub(crate) ordinal: u32,
-    pub(crate) state: DispatchStateV0,
-    pub(crate) workgroups: u64,
+pub struct TiledDispatch {
+    /// Keeps the executable (and so `local` and `export`) alive while the dispatch runs.
+    _executable: Executable,
+    /// The executable, downcast once when planned.
+    local: *const LocalExecutable,
+    /// The export run.
+    export: *const ExportEntry,
+    state: DispatchStateV0,
+    workgroups: u64,
     /// Bytes of local memory each workgroup gets: static plus dynamic.
-    pub(crate) local_memory_size: u32,
-    pub(crate) _constants: Box<[u32]>,
-    pub(crate) _binding_ptrs: Box<[*mut c_void]>,
-    pub(crate) _binding_lengths: Box<[usize]>,
+    local_memory_size: u32,
+    _constants: Box<[u32]>,
+    _binding_ptrs: Box<[*mut c_void]>,
+    _binding_lengths: Box<[usize]>,
     /// What the executable's runner set up for the dispatch (staged bindings), finished once
     /// when the dispatch's region completes.
-    pub(crate) session: Mutex<Option<Box<dyn DispatchSession>>>,
+    session: Mutex<Option<Box<dyn DispatchSession>>>,
+}
+
+impl TiledDispatch {
+    /// A dispatch of `dispatch` whose `state` points into `constants`, `binding_ptrs` and
+    /// `binding_lengths` (kept here for as long as the state is used).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        dispatch: &ResolvedDispatch<'_>,
+        state: DispatchStateV0,
+        workgroups: u64,
+        local_memory_size: u32,
+        constants: Box<[u32]>,
+        binding_ptrs: Box<[*mut c_void]>,
+        binding_lengths: Box<[usize]>,
+        session: Option<Box<dyn DispatchSession>>,
+    ) -> TiledDispatch {
+        TiledDispatch {
+            _executable: dispatch.executable.clone(),
+            local: dispatch.local,
+            export: dispatch.export,
+            state,
+            workgroups,
+            local_memory_size,
+            _constants: constants,
+            _binding_ptrs: binding_ptrs,
+            _binding_lengths: binding_lengths,
+            session: Mutex::new(session),
+        }
+    }
 }
 
 /// One tiled piece of work.
-pub enum Item {
+pub enum TiledWork {
     /// Workgroups of a dispatch, one tile each.
-    Dispatch(DispatchItem),
+    Dispatch(TiledDispatch),
     /// A fill of `len` bytes.
     Fill {
         /// Target.
@@ -62,22 +89,25 @@ pub enum Item {
         len: usize,
     },
     /// Host work run once.
-    Once(Mutex<Option<Once>>),
+    Host(Mutex<Option<HostWork>>),
 }
 
 // SAFETY: the raw pointers point into buffer memory the execution holds device access to (so
-// no host mapping aliases it and it stays allocated) or into boxes this item owns; tiles of one
-// item touch disjoint bytes, and items of one region may run on any thread by the HAL's rules.
-unsafe impl Send for Item {}
-// SAFETY: as above; running a tile needs only `&Item`, and `Once` is behind a mutex.
-unsafe impl Sync for Item {}
+// no host mapping aliases it and it stays allocated), into boxes this item owns, or into the
+// executable it holds; tiles of one item touch disjoint bytes, and items of one region may run
+// on any thread by the HAL's rules.
+unsafe impl Send for TiledWork {}
+// SAFETY: as above; running a tile needs only `&TiledWork`, and host work is behind a mutex.
+unsafe impl Sync for TiledWork {}
 
-impl Tiled for Item {
+impl Tiled for TiledWork {
     fn tiles(&self) -> u64 {
         match self {
-            Item::Dispatch(dispatch) => dispatch.workgroups,
-            Item::Fill { len, .. } | Item::Copy { len, .. } => len.div_ceil(TRANSFER_TILE) as u64,
-            Item::Once(_) => 1,
+            TiledWork::Dispatch(dispatch) => dispatch.workgroups,
+            TiledWork::Fill { len, .. } | TiledWork::Copy { len, .. } => {
+                len.div_ceil(TRANSFER_TILE) as u64
+            }
+            TiledWork::Host(_) => 1,
         }
     }
 }
@@ -88,12 +118,12 @@ fn slice(tile: u64, count: u64, len: usize) -> (usize, usize) {
     (start, end - start)
 }
 
-impl Item {
+impl TiledWork {
     /// Ends the item once all its tiles ran (or its execution failed): a dispatch's runner
     /// session writes staged bindings back.
     pub fn finish(&self) -> Result<()> {
         match self {
-            Item::Dispatch(dispatch) => match dispatch.session.lock().take() {
+            TiledWork::Dispatch(dispatch) => match dispatch.session.lock().take() {
                 Some(session) => session.finish(),
                 None => Ok(()),
             },
@@ -104,16 +134,15 @@ impl Item {
     /// Runs tiles `[tile, tile + count)` of this item.
     pub fn run(&self, tile: u64, count: u64, context: &mut WorkerContext<'_>) -> Result<()> {
         match self {
-            Item::Dispatch(dispatch) => {
-                let executable = LocalExecutable::from_handle(&dispatch.executable)?;
-                let export = executable.export(dispatch.ordinal)?;
-                // SAFETY: the state was built by `dispatch_state` for this export, its binding
-                // pointers are valid for their lengths while the execution holds device access,
-                // and the worker's local memory is its own.
+            TiledWork::Dispatch(dispatch) => {
+                // SAFETY: `local` and `export` point into the executable the item holds; the
+                // state was built by `dispatch_state` for this export, its binding pointers are
+                // valid for their lengths while the execution holds device access, and the
+                // worker's local memory is its own.
                 unsafe {
                     run_workgroups(
-                        executable,
-                        export,
+                        &*dispatch.local,
+                        &*dispatch.export,
                         &dispatch.state,
                         tile,
                         count,
@@ -123,7 +152,7 @@ impl Item {
                     )
                 }
             }
-            Item::Fill { ptr, len, pattern } => {
+            TiledWork::Fill { ptr, len, pattern } => {
                 let (start, bytes) = slice(tile, count, *len);
                 // SAFETY: [start, start + bytes) lies in the target range, held by the
                 // execution; tiles are disjoint, so no other thread writes these bytes.
@@ -151,29 +180,29 @@ impl Item {
                 }
                 Ok(())
             }
-            Item::Copy { from, to, len } => {
+            TiledWork::Copy { from, to, len } => {
                 let (start, bytes) = slice(tile, count, *len);
                 // SAFETY: both ranges are held by the execution and do not overlap (checked when
                 // planned); tiles are disjoint.
                 unsafe { std::ptr::copy_nonoverlapping(from.add(start), to.add(start), bytes) };
                 Ok(())
             }
-            Item::Once(work) => match work.lock().take() {
+            TiledWork::Host(work) => match work.lock().take() {
                 Some(work) => work(),
-                None => Err(Status::internal("a run-once item ran twice")),
+                None => Err(Status::internal("host work ran twice")),
             },
         }
     }
 }
 
-impl Item {
+impl TiledWork {
     /// What the item is, for traces.
     pub fn kind(&self) -> &'static str {
         match self {
-            Item::Dispatch(_) => "dispatch",
-            Item::Fill { .. } => "fill",
-            Item::Copy { .. } => "copy",
-            Item::Once(_) => "host",
+            TiledWork::Dispatch(_) => "dispatch",
+            TiledWork::Fill { .. } => "fill",
+            TiledWork::Copy { .. } => "copy",
+            TiledWork::Host(_) => "host",
         }
     }
 }

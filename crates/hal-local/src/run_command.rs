@@ -1,0 +1,59 @@
+//! Running resolved commands on the calling thread: how local-sync, the inline command buffer
+//! and local-sync's queue apply the one command form ([`ResolvedCommand`]).
+
+use hal_core::{BindingTableEntry, Result};
+
+use crate::device_scope::DeviceScope;
+use crate::inline_dispatch::{dispatch_inline, ResolvedBindings};
+use crate::recorded_program::RecordedProgram;
+use crate::resolved_command::ResolvedCommand;
+use crate::transfer;
+
+/// Runs `command` to completion on this thread, holding device access through `scope`, as
+/// processor `processor_id`.
+#[inline]
+pub fn run_command(
+    command: &ResolvedCommand<'_>,
+    scope: &mut DeviceScope,
+    processor_id: u32,
+) -> Result<()> {
+    match command {
+        ResolvedCommand::Fill { target, pattern } => transfer::fill(scope, target, *pattern),
+        ResolvedCommand::Update { data, target } => transfer::update(scope, data, target),
+        ResolvedCommand::Copy { source, target } => transfer::copy(scope, source, target),
+        ResolvedCommand::Dispatch(dispatch) => {
+            let counts = dispatch.counts(scope)?;
+            let mut bindings = ResolvedBindings::default();
+            bindings.fill(scope, dispatch.bindings.iter(), dispatch.export.views)?;
+            dispatch_inline(
+                dispatch.local,
+                dispatch.export,
+                counts,
+                dispatch.constants,
+                &mut bindings,
+                processor_id,
+                dispatch.dynamic_local_memory,
+            )
+        }
+    }
+}
+
+/// Runs the whole of `program` on this thread in order, with `table` for its slots. Stops at
+/// the first failure.
+pub fn run_program(
+    program: &RecordedProgram,
+    table: &[Option<BindingTableEntry>],
+    scope: &mut DeviceScope,
+    processor_id: u32,
+) -> Result<()> {
+    let _span = tracing::trace_span!("command_buffer", commands = program.commands.len()).entered();
+    // Once for the whole program instead of around every dispatch: nothing but runtime code
+    // and kernels runs until it returns.
+    let _fpu = crate::cpu::DenormalsFlushed::new();
+    for command in &program.commands {
+        if let Some(resolved) = program.resolve(command, table)? {
+            run_command(&resolved, scope, processor_id)?;
+        }
+    }
+    Ok(())
+}
