@@ -11,7 +11,7 @@
 //! Ordering: every finisher's `fetch_sub` (AcqRel) is part of one release sequence, so the last
 //! finisher happens after every tile of the region; it then publishes the next region with a
 //! Release store of `current`, which claimers Acquire. Work of region r therefore happens before
-//! any tile of region r + 1 starts: the barrier. `tests/loom_regions.rs` model-checks this.
+//! any tile of region r + 1 starts: the barrier. `tests/loom_task.rs` model-checks this.
 
 use std::sync::OnceLock;
 

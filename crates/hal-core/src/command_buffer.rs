@@ -142,12 +142,13 @@ impl CommandBuffer {
         usage: BufferUsage,
         what: &str,
     ) -> Result<Option<DeviceSize>> {
-        self.check_ref_for(r, usage, false, what)
+        self.validate_reference(r, usage, false, what)
     }
 
-    /// As `check_ref`; `dispatch` marks a dispatch binding, which needs a dispatch usage.
+    /// Validates a reference used as `usage` (as [`CommandBuffer::check_ref`]); `dispatch` marks a
+    /// dispatch binding, which needs a dispatch usage.
     #[inline]
-    fn check_ref_for(
+    fn validate_reference(
         &mut self,
         r: &BufferRef<'_>,
         usage: BufferUsage,
@@ -336,7 +337,7 @@ impl CommandBuffer {
             workgroup_total(counts)?;
         }
         for (index, binding) in bindings.iter().enumerate() {
-            self.check_ref_for(binding, BufferUsage::empty(), true, "dispatch binding")
+            self.validate_reference(binding, BufferUsage::empty(), true, "dispatch binding")
                 .and_then(|_| require_dispatch_usage(binding))
                 .map_err(|status| status.with_context(format!("in dispatch binding {index}")))?;
         }

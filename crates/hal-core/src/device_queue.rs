@@ -15,10 +15,12 @@ use crate::memory::{BufferParams, BufferUsage, DeviceSize};
 use crate::queue::{QueueOperation, QueueWork};
 use crate::semaphore::Timepoint;
 use crate::status::{Result, Status};
-use crate::workgroups::WorkgroupCount;
-use crate::workgroups::{workgroup_total, Workgroups};
+use crate::workgroups::{workgroup_total, WorkgroupCount, Workgroups};
 
-fn entry(
+/// The range `[offset, offset + length)` of `buffer` (whole: the rest of it) as a queue operation
+/// holds it, after checking that the buffer allows `usage` and holds the range; errors name
+/// `what`.
+fn queued_range(
     buffer: &Buffer,
     offset: DeviceSize,
     length: DeviceSize,
@@ -121,7 +123,7 @@ impl Device {
         length: DeviceSize,
         pattern: FillPattern,
     ) -> Result<()> {
-        let target = entry(
+        let target = queued_range(
             target,
             offset,
             length,
@@ -141,7 +143,7 @@ impl Device {
         target: &Buffer,
         offset: DeviceSize,
     ) -> Result<()> {
-        let target = entry(
+        let target = queued_range(
             target,
             offset,
             data.len() as DeviceSize,
@@ -170,14 +172,14 @@ impl Device {
         target_offset: DeviceSize,
         length: DeviceSize,
     ) -> Result<()> {
-        let source = entry(
+        let source = queued_range(
             source,
             source_offset,
             length,
             BufferUsage::TRANSFER_SOURCE,
             "queue copy source",
         )?;
-        let target = entry(
+        let target = queued_range(
             target,
             target_offset,
             source.length,
