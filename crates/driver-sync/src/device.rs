@@ -5,12 +5,12 @@ use hal_core::{
     ParameterInfo, QueueWork, Result,
 };
 use hal_local::{
-    execute_work, parameter, DeferredCommandBuffer, InlineCommandBuffer, LocalDevice,
-    LocalDeviceOptions, QueueExecutor, QueueSignals,
+    execute_work, DeferredCommandBuffer, InlineCommandBuffer, LocalDevice, LocalDeviceOptions,
+    QueueExecutor, QueueSignals,
 };
 
 /// URI parameters of local-sync devices: the common ones, then `inline_execution`.
-pub const PARAMETERS: &[ParameterInfo] = hal_local::with_common_parameters!(parameter(
+pub const PARAMETERS: &[ParameterInfo] = hal_local::with_common_parameters!(ParameterInfo::new(
     "inline_execution",
     "true/false: run one-shot inline command buffers while recording (default true)",
 ));

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use hal_core::{DeviceParams, ParameterInfo, Result};
-use hal_local::{param_choice, parameter, LocalDeviceOptions};
+use hal_local::LocalDeviceOptions;
 
 /// Where worker threads run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,19 +48,19 @@ hal_local::deref_common_options!(TaskDeviceOptions);
 
 /// URI parameters of local-task devices: the common ones, then the worker pool's.
 pub const PARAMETERS: &[ParameterInfo] = hal_local::with_common_parameters!(
-    parameter(
+    ParameterInfo::new(
         "workers",
         "worker threads, 1 to 256 (default: available cores)"
     ),
-    parameter(
+    ParameterInfo::new(
         "affinity",
         "none | cores: pin worker i to CPU i mod cores (default none)"
     ),
-    parameter(
+    ParameterInfo::new(
         "spin_us",
         "microseconds an idle worker spins before parking, 0 to 1000000 (default 50)"
     ),
-    parameter(
+    ParameterInfo::new(
         "help_wait",
         "true/false: waiting threads run ready work themselves (default true)"
     ),
@@ -77,8 +77,9 @@ impl TaskDeviceOptions {
             options.workers = workers as usize;
         }
         let affinities = [("none", Affinity::None), ("cores", Affinity::Cores)];
-        options.affinity =
-            param_choice(params, "affinity", &affinities)?.unwrap_or(options.affinity);
+        options.affinity = params
+            .get_choice("affinity", &affinities)?
+            .unwrap_or(options.affinity);
         if let Some(spin) = params.get_u64("spin_us", 0, 1_000_000)? {
             options.spin = Duration::from_micros(spin);
         }

@@ -12,6 +12,13 @@ pub struct ParameterInfo {
     pub description: &'static str,
 }
 
+impl ParameterInfo {
+    /// A parameter named `name`, described by `description` (`const`, for drivers' tables).
+    pub const fn new(name: &'static str, description: &'static str) -> ParameterInfo {
+        ParameterInfo { name, description }
+    }
+}
+
 /// Device creation parameters with typed accessors whose errors name the key and the value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeviceParams {
@@ -78,6 +85,21 @@ impl DeviceParams {
         Ok(Some(parsed))
     }
 
+    /// `key` as one of the named `choices`; another value is `INVALID_ARGUMENT` naming the key,
+    /// the value and the choices.
+    pub fn get_choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<Option<T>> {
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        let chosen = choices.iter().find(|(name, _)| *name == value);
+        chosen.map(|&(_, choice)| Some(choice)).ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+            Status::invalid_argument(format!(
+                "parameter '{key}' value '{value}' is not one of {names:?}"
+            ))
+        })
+    }
+
     /// `key` as a boolean (`true`/`false`/`1`/`0`).
     pub fn get_bool(&self, key: &str) -> Result<Option<bool>> {
         match self.get(key) {
@@ -114,5 +136,10 @@ mod tests {
             .message()
             .contains("99"));
         assert_eq!(params.get_u64("missing", 0, 1).unwrap(), None);
+        let choices = [("x", 1), ("y", 2)];
+        let err = params.get_choice("b", &choices).unwrap_err();
+        assert!(err.message().contains("'b' value 'maybe'"), "{err}");
+        assert!(err.message().contains(r#"["x", "y"]"#), "{err}");
+        assert_eq!(params.get_choice("missing", &choices).unwrap(), None);
     }
 }

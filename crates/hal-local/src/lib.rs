@@ -40,6 +40,8 @@ mod library;
 pub mod liveness;
 mod loader;
 mod local_device;
+mod local_device_options;
+mod local_driver;
 mod local_executable;
 mod local_memory;
 mod multi_wait;
@@ -75,10 +77,9 @@ pub use loader::{
     loader_formats, registered_loaders, select_loaders, ExecutableLoader, LoadOutcome, LoadRequest,
     LoaderRegistration,
 };
-pub use local_device::{
-    param_choice, parameter, LocalDevice, LocalDeviceOptions, LocalDriver, MemorySource,
-    QueueExecutor, COMMON_PARAMETERS, LOCAL_DEVICE_PATH,
-};
+pub use local_device::{LocalDevice, QueueExecutor};
+pub use local_device_options::{LocalDeviceOptions, MemorySource, COMMON_PARAMETERS};
+pub use local_driver::{LocalDriver, LOCAL_DEVICE_PATH};
 pub use local_executable::{query_library_name, LocalExecutable};
 pub use local_memory::{with_thread_local_memory, LocalMemory};
 pub use multi_wait::wait_timepoints;
