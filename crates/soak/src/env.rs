@@ -11,6 +11,8 @@ use hal_core::{
     ExecutableParams, Semaphore, Workgroups, WHOLE_BUFFER,
 };
 
+use crate::timeout::WAIT;
+
 /// Elements of 4 bytes each workgroup of an elementwise kernel owns (every format's kernels
 /// process whole tiles, see `fixtures/mlir/cts_kernels.mlir`).
 pub(crate) const TILE: usize = 64;
@@ -185,7 +187,7 @@ fn probe_kernel_failure(device: &Device, kernels: &Kernels) -> Result<bool> {
             &[],
         )
         .context("dispatching the `fail` kernel once to learn whether it fails")?;
-    match done.wait(1, crate::worker::WAIT) {
+    match done.wait(1, WAIT) {
         Ok(()) => Ok(false),
         Err(status) if status.code() == hal_core::StatusCode::DeadlineExceeded => {
             anyhow::bail!("a dispatch of the `fail` kernel neither completed nor failed: {status}")

@@ -38,6 +38,7 @@ mod env;
 mod rng;
 mod run;
 mod scenarios;
+mod timeout;
 mod worker;
 
 use std::process::ExitCode;

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 
 use crate::env::{Env, RING_WIDTH};
-use crate::worker::{Stats, Worker, WAIT};
+use crate::scenarios::{run_checked, run_one, still_usable};
+use crate::timeout::WAIT;
+use crate::worker::{Stats, Worker};
 
 /// What one driver × format did.
 pub(crate) struct Outcome {
@@ -52,7 +54,7 @@ pub(crate) fn run(
                 let worker = Worker::new(&env, seed, thread, &progress, &stop);
                 std::thread::Builder::new()
                     .name(format!("soak-{thread}"))
-                    .spawn_scoped(scope, move || worker.run_until(deadline))
+                    .spawn_scoped(scope, move || worker.run_until(deadline, run_one))
                     .context("spawning a soak thread")
             })
             .collect::<Result<Vec<_>>>()?;
@@ -111,7 +113,7 @@ fn final_checks(w: &mut Worker<'_>, env: &Env) {
         Err(status) => w.lose(format!("reading the ring counter: {status}")),
     }
     w.enter("the device after the soak");
-    crate::scenarios::run_checked(w, crate::scenarios::still_usable);
+    run_checked(w, still_usable);
 }
 
 /// Every buffer is dropped: the allocator must be back where it started (polled for a while,

@@ -15,7 +15,8 @@ use hal_core::{
 };
 
 use crate::env::{self, Kernels, REUSABLE_TILES, RING_WIDTH, TILE};
-use crate::worker::{f32_bytes, u32_bytes, Ticket, Worker, WAIT};
+use crate::timeout::WAIT;
+use crate::worker::{f32_bytes, u32_bytes, Ticket, Worker};
 
 /// What an injected failure's message starts with (the panic hook keeps injected panics quiet).
 pub(crate) const INJECTED: &str = "soak injected failure";
@@ -696,7 +697,7 @@ fn host_gate(w: &mut Worker<'_>) -> Result<()> {
 /// thread's previous ticket. Sometimes the dispatch also waits for a host gate this thread
 /// opens just after submitting, holding up every later ticket of every thread until then.
 fn ring(w: &mut Worker<'_>) -> Result<()> {
-    settle_ticket(w);
+    w.settle_ticket();
     let env = w.env;
     let (device, k, ring) = (&env.device, &env.kernels, &env.ring);
     let width = w.rng.range(1, RING_WIDTH as u64) as u32;
@@ -789,42 +790,6 @@ fn keep_ring_going(w: &mut Worker<'_>, from: u64, to: u64) {
         ring.semaphore.fail(Status::aborted(format!(
             "soak: the ring is broken (a barrier from {from} to {to} was refused: {status})"
         )));
-    }
-}
-
-/// Checks this thread's outstanding ring ticket: the ring passed it, and its host call ran once
-/// and found the counter right.
-pub(crate) fn settle_ticket(w: &mut Worker<'_>) {
-    let Some(ticket) = w.ticket.take() else {
-        return;
-    };
-    let semaphore = w.env.ring.semaphore.clone();
-    let what = format!("ring ticket {}", ticket.number);
-    if !w.expect_reached(&semaphore, 2 * ticket.number + 2, &what) {
-        return;
-    }
-    let verdict = ticket
-        .verdict
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .take();
-    let ok = match verdict {
-        Some(Ok(())) => true,
-        Some(Err(message)) => {
-            w.lose(message);
-            false
-        }
-        None => {
-            w.lose(format!(
-                "{what}: the ring passed it but its host call never ran"
-            ));
-            false
-        }
-    };
-    w.stats.checks += 1;
-    if ok {
-        w.stats.checked += ticket.ops;
-        w.stats.tickets += 1;
     }
 }
 

@@ -6,17 +6,14 @@
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 use hal_core::{Buffer, BufferParams, Semaphore, StatusCode};
 
 use crate::env::Env;
 use crate::rng::Rng;
-
-/// The bound on every wait for work that must complete (or fail). Far above any honest latency
-/// on a loaded machine; reaching it counts as a hung result.
-pub(crate) const WAIT: Duration = Duration::from_secs(30);
+use crate::timeout::WAIT;
 
 /// Losses described in full per thread; the rest are counted only.
 const MAX_DESCRIBED: usize = 20;
@@ -108,14 +105,15 @@ impl<'e> Worker<'e> {
         }
     }
 
-    /// Runs scenarios until `deadline` (or until told to stop), then settles its ring ticket.
-    pub(crate) fn run_until(mut self, deadline: Instant) -> Stats {
+    /// Runs `round` (one scenario per call) until `deadline` (or until told to stop), then
+    /// settles its ring ticket.
+    pub(crate) fn run_until(mut self, deadline: Instant, round: fn(&mut Worker<'_>)) -> Stats {
         while Instant::now() < deadline && !self.stop.load(Ordering::Relaxed) {
-            crate::scenarios::run_one(&mut self);
+            round(&mut self);
         }
         self.enter("settle the last ring ticket");
         self.ops = 0;
-        crate::scenarios::settle_ticket(&mut self);
+        self.settle_ticket();
         self.stats.ops += self.ops;
         self.stats.checked += self.ops;
         self.enter("done");
@@ -289,6 +287,42 @@ impl<'e> Worker<'e> {
                 ));
                 false
             }
+        }
+    }
+
+    /// Checks this thread's outstanding ring ticket: the ring passed it, and its host call ran once
+    /// and found the counter right.
+    pub(crate) fn settle_ticket(&mut self) {
+        let Some(ticket) = self.ticket.take() else {
+            return;
+        };
+        let semaphore = self.env.ring.semaphore.clone();
+        let what = format!("ring ticket {}", ticket.number);
+        if !self.expect_reached(&semaphore, 2 * ticket.number + 2, &what) {
+            return;
+        }
+        let verdict = ticket
+            .verdict
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        let ok = match verdict {
+            Some(Ok(())) => true,
+            Some(Err(message)) => {
+                self.lose(message);
+                false
+            }
+            None => {
+                self.lose(format!(
+                    "{what}: the ring passed it but its host call never ran"
+                ));
+                false
+            }
+        };
+        self.stats.checks += 1;
+        if ok {
+            self.stats.checked += ticket.ops;
+            self.stats.tickets += 1;
         }
     }
 
