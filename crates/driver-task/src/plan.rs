@@ -85,8 +85,8 @@ pub fn plan_work(
     scope: &mut DeviceScope,
     max_concurrency: u8,
 ) -> Result<TiledWork> {
-    if let Some(command) = ResolvedCommand::of_queue_work(work) {
-        return tiled_command(&command?, scope, max_concurrency, &mut |_, _| {});
+    if let Some(command) = ResolvedCommand::of_queue_work(work)? {
+        return tiled_command(&command, scope, max_concurrency, &mut |_, _| {});
     }
     let host: HostWork = match work {
         QueueWork::Alloca { buffer } => {

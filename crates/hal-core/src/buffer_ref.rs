@@ -204,14 +204,7 @@ mod tests {
     use super::*;
     use crate::status::StatusCode;
     use crate::test_support::buffer;
-
-    fn expect(status: Status, code: StatusCode, needles: &[&str]) {
-        assert_eq!(status.code(), code, "{status}");
-        let text = status.to_string();
-        for needle in needles {
-            assert!(text.contains(needle), "'{text}' does not name '{needle}'");
-        }
-    }
+    use crate::test_support::expect_status;
 
     #[test]
     fn resolving_an_empty_or_missing_slot_names_it() {
@@ -224,9 +217,9 @@ mod tests {
             }),
         ];
         let error = BufferRef::slot(0, 0, 4).resolve(&table).unwrap_err();
-        expect(error, StatusCode::InvalidArgument, &["slot 0", "empty"]);
+        expect_status(error, StatusCode::InvalidArgument, &["slot 0", "empty"]);
         let error = BufferRef::slot(2, 0, 4).resolve(&table).unwrap_err();
-        expect(error, StatusCode::OutOfRange, &["slot 2", "2 entries"]);
+        expect_status(error, StatusCode::OutOfRange, &["slot 2", "2 entries"]);
         let reference = BufferRef::slot(1, 4, 4);
         let resolved = reference.resolve(&table).unwrap();
         assert_eq!((resolved.offset, resolved.length), (4, 4));

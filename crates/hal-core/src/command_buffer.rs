@@ -460,7 +460,7 @@ mod tests {
     use crate::dispatch_options::MAX_DYNAMIC_LOCAL_MEMORY;
     use crate::recording_command_buffer::{RecordingCommandBuffer, SeenDispatch};
     use crate::status::StatusCode;
-    use crate::test_support::{buffer, executable, export};
+    use crate::test_support::{buffer, executable, expect_status, export};
 
     /// A command buffer for `params` over a driver that accepts every command, and the
     /// dispatches that driver receives.
@@ -480,14 +480,6 @@ mod tests {
             .unwrap();
         command_buffer.end().unwrap();
         command_buffer
-    }
-
-    fn expect(status: Status, code: StatusCode, needles: &[&str]) {
-        assert_eq!(status.code(), code, "{status}");
-        let text = status.to_string();
-        for needle in needles {
-            assert!(text.contains(needle), "'{text}' does not name '{needle}'");
-        }
     }
 
     #[test]
@@ -519,7 +511,7 @@ mod tests {
             .prepare_submit(&[None, Some(BufferRef::whole(&a)), None, None])
             .map(|_| ())
             .unwrap_err();
-        expect(
+        expect_status(
             error,
             StatusCode::InvalidArgument,
             &["slot 3", "empty", "TRANSFER_TARGET"],
@@ -528,7 +520,7 @@ mod tests {
             .prepare_submit(&[None, None, None, Some(BufferRef::whole(&a))])
             .map(|_| ())
             .unwrap_err();
-        expect(
+        expect_status(
             error,
             StatusCode::InvalidArgument,
             &["slot 1", "empty", "TRANSFER_SOURCE"],
@@ -538,7 +530,7 @@ mod tests {
             .prepare_submit(&[None, Some(BufferRef::whole(&a))])
             .map(|_| ())
             .unwrap_err();
-        expect(error, StatusCode::InvalidArgument, &["slot 3", "2 entries"]);
+        expect_status(error, StatusCode::InvalidArgument, &["slot 3", "2 entries"]);
     }
 
     #[test]
@@ -561,7 +553,7 @@ mod tests {
             .prepare_submit(&[Some(BufferRef::whole(&a)), Some(BufferRef::whole(&a)), None])
             .map(|_| ())
             .unwrap_err();
-        expect(
+        expect_status(
             error,
             StatusCode::InvalidArgument,
             &["slot 2", "empty", "dispatch binding"],
@@ -594,7 +586,7 @@ mod tests {
             .unwrap();
         claim.commit();
         let again = command_buffer.prepare_submit(&[None, Some(BufferRef::whole(&a))]);
-        expect(
+        expect_status(
             again.map(|_| ()).unwrap_err(),
             StatusCode::FailedPrecondition,
             &["only once"],
@@ -609,7 +601,7 @@ mod tests {
             .prepare_submit(&[Some(BufferRef::whole(&a)), Some(BufferRef::slot(0, 0, 16))])
             .map(|_| ())
             .unwrap_err();
-        expect(error, StatusCode::InvalidArgument, &["entry 1", "slot 0"]);
+        expect_status(error, StatusCode::InvalidArgument, &["entry 1", "slot 0"]);
         let error = command_buffer
             .prepare_submit(&[
                 Some(BufferRef::whole(&a)),
@@ -617,7 +609,7 @@ mod tests {
             ])
             .map(|_| ())
             .unwrap_err();
-        expect(error, StatusCode::OutOfRange, &["entry 1"]);
+        expect_status(error, StatusCode::OutOfRange, &["entry 1"]);
     }
 
     /// A one-shot inline command buffer, begun, and the dispatches its driver receives.

@@ -360,7 +360,7 @@ mod tests {
     use crate::recording_command_buffer::{RecordingCommandBuffer, SeenDispatch};
     use crate::semaphore::{Semaphore, WaitMode};
     use crate::status::StatusCode;
-    use crate::test_support::{buffer, executable, export};
+    use crate::test_support::{buffer, executable, expect_status, export};
     use crate::timeout::Timeout;
 
     /// A device whose queue keeps every operation it accepts instead of running it.
@@ -453,14 +453,6 @@ mod tests {
         command_buffer
     }
 
-    fn expect(status: Status, code: StatusCode, needles: &[&str]) {
-        assert_eq!(status.code(), code, "{status}");
-        let text = status.to_string();
-        for needle in needles {
-            assert!(text.contains(needle), "'{text}' does not name '{needle}'");
-        }
-    }
-
     fn recording(device: &Device) -> CommandBuffer {
         let mut command_buffer = device
             .create_command_buffer(CommandBufferParams::one_shot_inline())
@@ -490,7 +482,7 @@ mod tests {
                 },
             )
             .unwrap_err();
-        expect(
+        expect_status(
             error,
             StatusCode::OutOfRange,
             &[
@@ -512,7 +504,7 @@ mod tests {
                 },
             )
             .unwrap_err();
-        expect(
+        expect_status(
             error,
             StatusCode::OutOfRange,
             &["'big'", "101", &(u32::MAX - 100).to_string()],
@@ -533,7 +525,7 @@ mod tests {
                 },
             )
             .unwrap_err();
-        expect(
+        expect_status(
             error,
             StatusCode::OutOfRange,
             &[&too_much.to_string(), &MAX_DYNAMIC_LOCAL_MEMORY.to_string()],

@@ -1,5 +1,5 @@
 //! Stand-ins for driver objects, so hal-core's validation can be tested without a driver: heap
-//! buffers and an executable with chosen exports. A command buffer that records what reaches it
+//! buffers and an executable with chosen exports, and a check that an error names what it must. A command buffer that records what reaches it
 //! is in `recording_command_buffer.rs`; a device that does so is in `device_queue.rs`'s tests.
 
 use std::any::Any;
@@ -9,7 +9,7 @@ use crate::access_gate::AccessGate;
 use crate::buffer::{Buffer, BufferStorage};
 use crate::executable::{Executable, ExecutableImpl, ExecutableInfo, ExportInfo};
 use crate::memory::{BufferParams, BufferUsage, DeviceSize};
-use crate::status::Result;
+use crate::status::{Result, Status, StatusCode};
 
 struct HeapStorage {
     gate: AccessGate,
@@ -66,4 +66,13 @@ pub(crate) fn executable(exports: Vec<ExportInfo>) -> Result<Executable> {
         constant_count: 0,
     };
     Executable::new(info, exports, Arc::new(NoExecutable))
+}
+
+/// Asserts that `status` has `code` and that its text names every one of `needles`.
+pub fn expect_status(status: Status, code: StatusCode, needles: &[&str]) {
+    assert_eq!(status.code(), code, "{status}");
+    let text = status.to_string();
+    for needle in needles {
+        assert!(text.contains(needle), "'{text}' does not name '{needle}'");
+    }
 }

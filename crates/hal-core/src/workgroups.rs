@@ -24,6 +24,21 @@ pub enum WorkgroupCount<R> {
 /// The workgroup counts a dispatch is recorded or queued with.
 pub type Workgroups<'a> = WorkgroupCount<BufferRef<'a>>;
 
+impl<R> WorkgroupCount<R> {
+    /// The same counts with the indirect range converted by `convert` (resolved against a
+    /// binding table, kept by a recorded program, ...); its error is returned as it is.
+    #[inline]
+    pub fn try_map<'r, S>(
+        &'r self,
+        convert: impl FnOnce(&'r R) -> Result<S>,
+    ) -> Result<WorkgroupCount<S>> {
+        Ok(match self {
+            WorkgroupCount::Static(counts) => WorkgroupCount::Static(*counts),
+            WorkgroupCount::Indirect(range) => WorkgroupCount::Indirect(convert(range)?),
+        })
+    }
+}
+
 /// The number of workgroups `counts` make, or `OUT_OF_RANGE` naming the counts when z exceeds
 /// [`MAX_WORKGROUP_COUNT_Z`] or the product does not fit in 64 bits.
 #[inline]
@@ -48,6 +63,18 @@ fn too_many(counts: [u32; 3], why: &str) -> Status {
 mod tests {
     use super::*;
     use crate::status::StatusCode;
+
+    #[test]
+    fn try_map_converts_only_the_indirect_range() {
+        let counts: WorkgroupCount<u32> = WorkgroupCount::Static([1, 2, 3]);
+        let mapped = counts.try_map(|_| -> Result<u64> { panic!("not indirect") });
+        assert!(matches!(mapped, Ok(WorkgroupCount::Static([1, 2, 3]))));
+        let indirect: WorkgroupCount<u32> = WorkgroupCount::Indirect(7);
+        let mapped = indirect.try_map(|range| Ok(u64::from(*range) * 2));
+        assert!(matches!(mapped, Ok(WorkgroupCount::Indirect(14))));
+        let failed = indirect.try_map(|_| -> Result<u64> { Err(Status::internal("no")) });
+        assert_eq!(failed.unwrap_err().message(), "no");
+    }
 
     #[test]
     fn totals_that_fit() {

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use hal_core::{
     BufferRef, CommandBufferImpl, Dispatch, Event, FillPattern, Result, Status, Submission,
-    WorkgroupCount,
 };
 
 use crate::local_executable::LocalExecutable;
@@ -101,12 +100,9 @@ impl CommandBufferImpl for DeferredCommandBuffer {
         program
             .bindings
             .extend(dispatch.bindings.iter().map(BufferRef::to_recorded));
-        let workgroups = match dispatch.workgroups {
-            WorkgroupCount::Static(counts) => WorkgroupCount::Static(counts),
-            WorkgroupCount::Indirect(parameters) => {
-                WorkgroupCount::Indirect(parameters.to_recorded())
-            }
-        };
+        let workgroups = dispatch
+            .workgroups
+            .try_map(|parameters| Ok(parameters.to_recorded()))?;
         let command = Command::Dispatch {
             executable: dispatch.executable.clone(),
             ordinal: dispatch.ordinal,

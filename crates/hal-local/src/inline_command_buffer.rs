@@ -9,7 +9,6 @@ use std::any::Any;
 
 use hal_core::{
     BufferRef, CommandBufferImpl, Dispatch, Event, FillPattern, Result, Status, Submission,
-    WorkgroupCount,
 };
 
 use crate::cpu::current_processor_id;
@@ -89,12 +88,9 @@ impl CommandBufferImpl for InlineCommandBuffer {
     fn dispatch(&mut self, dispatch: &Dispatch<'_>) -> Result<()> {
         // An executable of another driver is the caller's error, returned now rather than kept
         // as the command's failure (the references were checked by hal-core while recording).
-        let workgroups = match &dispatch.workgroups {
-            WorkgroupCount::Static(counts) => WorkgroupCount::Static(*counts),
-            WorkgroupCount::Indirect(parameters) => {
-                WorkgroupCount::Indirect(parameters.resolve(&[])?)
-            }
-        };
+        let workgroups = dispatch
+            .workgroups
+            .try_map(|parameters| parameters.resolve(&[]))?;
         let command = ResolvedCommand::dispatch(
             dispatch.executable,
             dispatch.ordinal,

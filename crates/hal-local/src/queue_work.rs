@@ -15,9 +15,8 @@ use crate::run_command::{run_command, run_program};
 pub fn execute_work(work: &mut QueueWork) -> Result<()> {
     let _span = tracing::trace_span!("queue_operation", work = work.name()).entered();
     let mut scope = DeviceScope::new();
-    if let Some(command) = ResolvedCommand::of_queue_work(work) {
-        return command
-            .and_then(|command| run_command(&command, &mut scope, current_processor_id()));
+    if let Some(command) = ResolvedCommand::of_queue_work(work)? {
+        return run_command(&command, &mut scope, current_processor_id());
     }
     let result = match work {
         QueueWork::Barrier => Ok(()),

@@ -112,12 +112,7 @@ impl RecordedProgram {
             } => ResolvedCommand::dispatch(
                 executable,
                 *ordinal,
-                match workgroups {
-                    WorkgroupCount::Static(counts) => WorkgroupCount::Static(*counts),
-                    WorkgroupCount::Indirect(parameters) => {
-                        WorkgroupCount::Indirect(parameters.resolve(table)?)
-                    }
-                },
+                workgroups.try_map(|parameters| parameters.resolve(table))?,
                 &self.constants[constants.clone()],
                 DispatchBindings::Recorded(&self.bindings[bindings.clone()], table),
                 *dynamic_local_memory,

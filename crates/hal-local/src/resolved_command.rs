@@ -195,14 +195,14 @@ impl<'a> ResolvedCommand<'a> {
 
     /// The command a queue operation's work runs, if it is a command (fill, update, copy or
     /// dispatch); `None` for the rest (barriers, command buffers, allocation, host calls).
-    pub fn of_queue_work(work: &'a QueueWork) -> Option<Result<ResolvedCommand<'a>>> {
-        Some(match work {
+    pub fn of_queue_work(work: &'a QueueWork) -> Result<Option<ResolvedCommand<'a>>> {
+        Ok(Some(match work {
             QueueWork::Fill { target, pattern } => {
-                ResolvedCommand::fill(target.borrowed(), *pattern)
+                ResolvedCommand::fill(target.borrowed(), *pattern)?
             }
-            QueueWork::Update { data, target } => ResolvedCommand::update(data, target.borrowed()),
+            QueueWork::Update { data, target } => ResolvedCommand::update(data, target.borrowed())?,
             QueueWork::Copy { source, target } => {
-                ResolvedCommand::copy(source.borrowed(), target.borrowed())
+                ResolvedCommand::copy(source.borrowed(), target.borrowed())?
             }
             QueueWork::Dispatch {
                 executable,
@@ -214,22 +214,17 @@ impl<'a> ResolvedCommand<'a> {
             } => ResolvedCommand::dispatch(
                 executable,
                 *ordinal,
-                match workgroups {
-                    WorkgroupCount::Static(counts) => WorkgroupCount::Static(*counts),
-                    WorkgroupCount::Indirect(parameters) => {
-                        WorkgroupCount::Indirect(parameters.borrowed())
-                    }
-                },
+                workgroups.try_map(|parameters| Ok(parameters.borrowed()))?,
                 constants,
                 DispatchBindings::Queued(bindings),
                 *dynamic_local_memory,
-            ),
+            )?,
             QueueWork::Barrier
             | QueueWork::Execute { .. }
             | QueueWork::Alloca { .. }
             | QueueWork::Dealloca { .. }
-            | QueueWork::HostCall { .. } => return None,
-        })
+            | QueueWork::HostCall { .. } => return Ok(None),
+        }))
     }
 
     /// Calls `note` for every range the command touches and how. Stops at the first binding
