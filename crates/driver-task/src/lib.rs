@@ -9,7 +9,7 @@
 //! - A command buffer runs region by region (commands between barriers): each region's tiles —
 //!   dispatch workgroups, 64 KiB slices of fills, copies and updates — are claimed by workers
 //!   with atomics, several per claim on large grids, so independent dispatches of a region run
-//!   concurrently; the region's last finisher opens the next ([`regions`]). Semaphores are
+//!   concurrently; the region's last finisher opens the next (`regions.rs`). Semaphores are
 //!   signalled as soon as the work completes; resources are released after.
 //! - Threads that wait on the device's semaphores run ready work themselves instead of only
 //!   sleeping (option `help_wait`), which is what makes small submissions fast: waking a parked

@@ -93,7 +93,6 @@
 //! compiled without them, for kernels trusted to terminate.
 
 mod address_space;
-mod allocator;
 mod bulk_memory;
 mod copy_counters;
 mod dylink;
@@ -109,6 +108,7 @@ mod load;
 mod math;
 mod memory_pool;
 mod page_ranges;
+mod pool_source;
 mod scratch;
 mod stack;
 mod staging;
@@ -120,9 +120,9 @@ use std::sync::Arc;
 use hal_core::Result;
 use hal_local::{ExecutableLoader, HostMemorySource, LoadOutcome, LoadRequest, LoaderRegistration};
 
-pub use allocator::PoolSource;
 pub use copy_counters::{copy_statistics, CopyStatistics};
 pub use engine::{budget_checks, dispatch_budget, set_budget_checks, set_dispatch_budget};
+pub use pool_source::PoolSource;
 
 /// The format this loader registers.
 pub const FORMAT: &str = "system-wasm-wasm_32";

@@ -1,5 +1,6 @@
-//! The memory pool: the memory of every device buffer the local drivers allocate while this
-//! loader is linked (and of the staging copies of other bindings, see [`crate::staging`]), kept
+//! The memory pool: the memory of the device buffers of every local device that takes its memory
+//! from this loader ([`crate::PoolSource`], the default when the loader is enabled on the
+//! device), and of the staging copies of other bindings (see [`crate::staging`]), kept
 //! in memory files so the pages of a buffer can be mapped into the linear memory of the instance
 //! that runs a kernel bound to it, without copying them.
 //!
