@@ -5,7 +5,9 @@ use std::ffi::c_void;
 
 use hal_core::{Executable, FillPattern, Result, Status};
 use hal_local::abi::DispatchStateV0;
-use hal_local::{run_workgroups, DispatchSession, ExportEntry, LocalExecutable, ResolvedDispatch};
+use hal_local::{
+    run_workgroups, DispatchSession, ExportEntry, LocalExecutable, ResolvedDispatch, WorkgroupBatch,
+};
 use parking_lot::Mutex;
 
 use crate::pool::WorkerContext;
@@ -142,13 +144,15 @@ impl TiledWork {
                 unsafe {
                     run_workgroups(
                         &*dispatch.local,
-                        &*dispatch.export,
-                        &dispatch.state,
-                        tile,
-                        count,
-                        context.processor_id,
+                        &WorkgroupBatch {
+                            export: &*dispatch.export,
+                            state: &dispatch.state,
+                            first: tile,
+                            count,
+                            processor_id: context.processor_id,
+                            local_memory_size: dispatch.local_memory_size,
+                        },
                         context.local_memory,
-                        dispatch.local_memory_size,
                     )
                 }
             }

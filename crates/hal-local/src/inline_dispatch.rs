@@ -11,6 +11,7 @@ use crate::dispatch_state::{dispatch_state, local_memory_size, DispatchArgs};
 use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
 use crate::local_memory::with_thread_local_memory;
+use crate::workgroup_batch::WorkgroupBatch;
 use crate::workgroup_loop::run_workgroups;
 
 const MAX_BINDINGS: usize = MAX_BINDING_COUNT as usize;
@@ -132,13 +133,15 @@ pub fn dispatch_inline(
             unsafe {
                 run_workgroups(
                     executable,
-                    export,
-                    &state,
-                    0,
-                    total,
-                    processor_id,
+                    &WorkgroupBatch {
+                        export,
+                        state: &state,
+                        first: 0,
+                        count: total,
+                        processor_id,
+                        local_memory_size: local_memory_size(export, dynamic_local_memory),
+                    },
                     memory,
-                    local_memory_size(export, dynamic_local_memory),
                 )
             }
         })

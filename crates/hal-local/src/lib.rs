@@ -55,6 +55,7 @@ mod semaphore;
 mod sync;
 mod transfer;
 mod wait_list;
+mod workgroup_batch;
 mod workgroup_loop;
 mod workgroup_runner;
 
@@ -92,6 +93,7 @@ pub use run_command::{run_command, run_program};
 pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId, WaitHelper};
 pub use transfer::read_workgroup_counts;
 pub use wait_list::{when_reached, OnWaitsResolved};
+pub use workgroup_batch::{WorkgroupBatch, WorkgroupIds};
 pub use workgroup_loop::run_workgroups;
 pub use workgroup_runner::{DispatchSession, WorkgroupRunner};
 

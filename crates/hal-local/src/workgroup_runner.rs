@@ -6,9 +6,9 @@ use std::ffi::c_void;
 
 use hal_core::Result;
 
-use crate::abi::DispatchStateV0;
 use crate::library::ExportEntry;
 use crate::local_memory::LocalMemory;
+use crate::workgroup_batch::WorkgroupBatch;
 
 /// What a [`WorkgroupRunner`] set up for one dispatch in [`WorkgroupRunner::begin_dispatch`]:
 /// finished once, after the dispatch's last workgroup ran (or the dispatch failed), on whichever
@@ -51,27 +51,21 @@ pub trait WorkgroupRunner: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Runs workgroups with linear ids `[first, first + count)` of `export` (x fastest, then y,
-    /// then z), stopping at the first failure; a failure names the export. Each workgroup gets
-    /// at least `local_memory_size` bytes of local memory (the export's static local memory plus
-    /// the dispatch's dynamic local memory), which the runner provides where its kernels can
-    /// reach it (`local_memory` is the calling thread's, for runners whose kernels can use host
-    /// memory).
+    /// Runs the workgroups of `batch` (x fastest, then y, then z; see
+    /// [`WorkgroupBatch::ids`]), stopping at the first failure; a failure names the export.
+    /// Each workgroup gets at least `batch.local_memory_size` bytes of local memory (the
+    /// export's static local memory plus the dispatch's dynamic local memory), which the runner
+    /// provides where its kernels can reach it (`local_memory` is the calling thread's, for
+    /// runners whose kernels can use host memory).
     ///
     /// # Safety
-    /// `state` was built by [`dispatch_state`](fn@crate::dispatch_state) for `export`, and every
-    /// binding pointer in it is valid for reads and writes of its length for the whole call,
-    /// with no host reference to that memory alive. Other workers may run other workgroups of
-    /// the same dispatch concurrently.
-    #[allow(clippy::too_many_arguments)]
+    /// `batch.state` was built by [`dispatch_state`](fn@crate::dispatch_state) for
+    /// `batch.export`, and every binding pointer in it is valid for reads and writes of its
+    /// length for the whole call, with no host reference to that memory alive. Other workers may
+    /// run other workgroups of the same dispatch concurrently.
     unsafe fn run_workgroups(
         &self,
-        export: &ExportEntry,
-        state: &DispatchStateV0,
-        first: u64,
-        count: u64,
-        processor_id: u32,
+        batch: &WorkgroupBatch<'_>,
         local_memory: &mut LocalMemory,
-        local_memory_size: u32,
     ) -> Result<()>;
 }

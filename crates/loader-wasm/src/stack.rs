@@ -145,7 +145,8 @@ pub(crate) struct Lent<T>(pub(crate) T);
 
 // SAFETY: a `Lent` is only moved into a `with_wasm_stack` call, which runs on another thread only
 // while the lending thread waits, so nothing is used on two threads at once; the values lent
-// (references to dispatch states, runners and export entries) have no thread affinity.
+// (references to runners and workgroup batches, with their dispatch states and export entries)
+// have no thread affinity.
 unsafe impl<T> Send for Lent<T> {}
 
 #[cfg(test)]

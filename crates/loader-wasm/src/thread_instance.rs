@@ -6,8 +6,7 @@
 use std::sync::{Arc, Weak};
 
 use hal_core::{Result, StatusCode, MAX_CONSTANT_COUNT};
-use hal_local::abi::DispatchStateV0;
-use hal_local::ExportEntry;
+use hal_local::WorkgroupBatch;
 use wasmtime::{
     Extern, ExternType, Global, GlobalType, Instance, Memory, Mutability, Ref, RefType, Store,
     StoreLimits, Table, TableType, TypedFunc, Val, ValType,
@@ -255,15 +254,14 @@ impl ThreadInstance {
     ///
     /// # Safety
     /// As [`WorkgroupRunner::run_workgroups`](hal_local::WorkgroupRunner::run_workgroups).
-    pub(crate) unsafe fn run(
-        &mut self,
-        export: &ExportEntry,
-        state: &DispatchStateV0,
-        first: u64,
-        count: u64,
-        processor_id: u32,
-        local_memory_size: u32,
-    ) -> Result<()> {
+    pub(crate) unsafe fn run(&mut self, batch: &WorkgroupBatch<'_>) -> Result<()> {
+        let WorkgroupBatch {
+            export,
+            state,
+            processor_id,
+            local_memory_size,
+            ..
+        } = *batch;
         let name = &export.info.name;
         let ordinal = export.ordinal;
         let function = self
@@ -315,19 +313,13 @@ impl ThreadInstance {
         }
         // Ignored by code compiled without budget checks.
         self.store.set_epoch_deadline(budget_ticks());
-        let count_x = u64::from(state.workgroup_count_x);
-        let count_y = u64::from(state.workgroup_count_y);
-        let mut x = (first % count_x) as u32;
-        let rest = first / count_x;
-        let mut y = (rest % count_y) as u32;
-        let mut z = (rest / count_y) as u16;
         let (environment, dispatch_state, workgroup_state) = self.scratch.arguments();
         let args = (
             environment as i32,
             dispatch_state as i32,
             workgroup_state as i32,
         );
-        for _ in 0..count {
+        for (x, y, z) in batch.ids() {
             self.scratch.set_workgroup_id(x, y, z)?;
             match function.call(&mut self.store, args) {
                 Ok(0) => {}
@@ -343,15 +335,6 @@ impl ThreadInstance {
                         code,
                         format!("wasm kernel '{name}' {what} in workgroup ({x}, {y}, {z})"),
                     ));
-                }
-            }
-            x += 1;
-            if x == state.workgroup_count_x {
-                x = 0;
-                y += 1;
-                if y == state.workgroup_count_y {
-                    y = 0;
-                    z += 1;
                 }
             }
         }

@@ -7,8 +7,7 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use hal_core::{Result, StatusCode};
-use hal_local::abi::DispatchStateV0;
-use hal_local::{DispatchSession, ExportEntry, LocalMemory, WorkgroupRunner};
+use hal_local::{DispatchSession, ExportEntry, LocalMemory, WorkgroupBatch, WorkgroupRunner};
 
 use crate::errors::status;
 use crate::executable_module::ExecutableModule;
@@ -49,27 +48,18 @@ impl WorkgroupRunner for WasmRunner {
 
     unsafe fn run_workgroups(
         &self,
-        export: &ExportEntry,
-        state: &DispatchStateV0,
-        first: u64,
-        count: u64,
-        processor_id: u32,
+        batch: &WorkgroupBatch<'_>,
         _local_memory: &mut LocalMemory,
-        local_memory_size: u32,
     ) -> Result<()> {
-        if count == 0
-            || state.workgroup_count_x == 0
-            || state.workgroup_count_y == 0
-            || state.workgroup_count_z == 0
-        {
+        if batch.ids().remaining() == 0 {
             return Ok(());
         }
-        let lent = Lent((self, export, state));
+        let lent = Lent((self, batch));
         with_wasm_stack(move || {
             let lent = lent;
-            let (runner, export, state) = lent.0;
+            let (runner, batch) = lent.0;
             // SAFETY: forwarded from the caller, who waits for this call to end.
-            unsafe { runner.run_here(export, state, first, count, processor_id, local_memory_size) }
+            unsafe { runner.run_here(batch) }
         })
     }
 }
@@ -79,15 +69,7 @@ impl WasmRunner {
     ///
     /// # Safety
     /// As [`WorkgroupRunner::run_workgroups`].
-    unsafe fn run_here(
-        &self,
-        export: &ExportEntry,
-        state: &DispatchStateV0,
-        first: u64,
-        count: u64,
-        processor_id: u32,
-        local_memory_size: u32,
-    ) -> Result<()> {
+    unsafe fn run_here(&self, batch: &WorkgroupBatch<'_>) -> Result<()> {
         THREAD_INSTANCES.with(|cell| {
             let mut instances = cell.try_borrow_mut().map_err(|_| {
                 status(
@@ -110,9 +92,7 @@ impl WasmRunner {
                 }
             };
             // SAFETY: forwarded from the caller.
-            let result = unsafe {
-                instances[index].run(export, state, first, count, processor_id, local_memory_size)
-            };
+            let result = unsafe { instances[index].run(batch) };
             if result.is_err() {
                 // A trapped instance may hold half-updated state: the next run gets a new one.
                 instances.swap_remove(index);

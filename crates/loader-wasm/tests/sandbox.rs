@@ -149,13 +149,15 @@ fn copies_are_shared_by_the_threads_of_a_dispatch() {
                 unsafe {
                     hal_local::run_workgroups(
                         local,
-                        export,
-                        &state.0,
-                        half * 32,
-                        32,
-                        0,
+                        &hal_local::WorkgroupBatch {
+                            export,
+                            state: &state.0,
+                            first: half * 32,
+                            count: 32,
+                            processor_id: 0,
+                            local_memory_size: hal_local::local_memory_size(export, 0),
+                        },
                         &mut memory,
-                        hal_local::local_memory_size(export, 0),
                     )
                 }
                 .unwrap();
@@ -193,13 +195,15 @@ fn bindings_outside_the_pool_need_a_dispatch_session() {
     let status = unsafe {
         hal_local::run_workgroups(
             local,
-            export,
-            &state,
-            0,
-            1,
-            0,
+            &hal_local::WorkgroupBatch {
+                export,
+                state: &state,
+                first: 0,
+                count: 1,
+                processor_id: 0,
+                local_memory_size: hal_local::local_memory_size(export, 0),
+            },
             &mut memory,
-            hal_local::local_memory_size(export, 0),
         )
     }
     .unwrap_err();
