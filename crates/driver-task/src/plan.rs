@@ -169,13 +169,13 @@ fn tiled_dispatch(
     let views = dispatch.export.views;
     let mut ptrs = Vec::with_capacity(dispatch.bindings.len());
     let mut lengths = Vec::with_capacity(dispatch.bindings.len());
-    for (index, binding) in dispatch.bindings.iter().enumerate() {
-        let range = binding?;
+    dispatch.bindings.try_for_each(|index, range| {
         let usage = views.use_of(index);
         note(&range, usage);
         ptrs.push(scope.binding_pointer(&range, usage)?);
         lengths.push(range.length as usize);
-    }
+        Ok(())
+    })?;
     let constants: Box<[u32]> = dispatch.constants.into();
     let mut ptrs: Box<[*mut std::ffi::c_void]> = ptrs.into();
     let lengths: Box<[usize]> = lengths.into();

@@ -13,8 +13,8 @@ use hal_core::{
 
 use crate::cpu::current_processor_id;
 use crate::device_scope::DeviceScope;
-use crate::resolved_command::{DispatchBindings, ResolvedCommand};
-use crate::run_command::run_command;
+use crate::resolved_command::{DispatchBindings, ResolvedCommand, ResolvedDispatch};
+use crate::run_command::{run_command, run_dispatch};
 
 /// A command buffer that runs commands on the recording thread.
 #[derive(Default)]
@@ -33,13 +33,20 @@ impl InlineCommandBuffer {
     /// Resolves a command (a failure is the command's, kept like a kernel's) and runs it.
     #[inline]
     fn run<'a>(&mut self, resolve: impl FnOnce() -> Result<ResolvedCommand<'a>>) -> Result<()> {
+        self.run_with(|scope, processor_id| run_command(&resolve()?, scope, processor_id))
+    }
+
+    /// Runs `command` unless an earlier command failed, keeping its failure for the submit.
+    #[inline]
+    fn run_with(
+        &mut self,
+        command: impl FnOnce(&mut DeviceScope, u32) -> Result<()>,
+    ) -> Result<()> {
         if self.failure.is_some() {
             return Ok(());
         }
         let processor_id = *self.processor_id.get_or_insert_with(current_processor_id);
-        if let Err(status) =
-            resolve().and_then(|command| run_command(&command, &mut self.scope, processor_id))
-        {
+        if let Err(status) = command(&mut self.scope, processor_id) {
             self.failure = Some(status);
         }
         Ok(())
@@ -91,7 +98,7 @@ impl CommandBufferImpl for InlineCommandBuffer {
         let workgroups = dispatch
             .workgroups
             .try_map(|parameters| parameters.resolve(&[]))?;
-        let command = ResolvedCommand::dispatch(
+        let resolved = ResolvedDispatch::new(
             dispatch.executable,
             dispatch.ordinal,
             workgroups,
@@ -99,7 +106,7 @@ impl CommandBufferImpl for InlineCommandBuffer {
             DispatchBindings::Recording(dispatch.bindings),
             dispatch.dynamic_local_memory,
         )?;
-        self.run(|| Ok(command))
+        self.run_with(|scope, processor_id| run_dispatch(&resolved, scope, processor_id))
     }
 
     fn submission(&self) -> Submission {

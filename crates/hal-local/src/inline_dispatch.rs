@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 
-use hal_core::{workgroup_total, ResolvedRef, Result, Status, MAX_BINDING_COUNT};
+use hal_core::{workgroup_total, Result, Status, MAX_BINDING_COUNT};
 
 use crate::binding_views::BindingViews;
 use crate::device_scope::DeviceScope;
@@ -11,6 +11,7 @@ use crate::dispatch_state::{dispatch_state, local_memory_size, DispatchArgs};
 use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
 use crate::local_memory::with_thread_local_memory;
+use crate::resolved_command::DispatchBindings;
 use crate::workgroup_batch::WorkgroupBatch;
 use crate::workgroup_loop::run_workgroups;
 
@@ -39,10 +40,10 @@ impl ResolvedBindings {
     /// and moving them per dispatch showed up in profiles), acquiring their allocations and
     /// claiming each range as the kernel uses it (`views`).
     #[inline]
-    pub fn fill<'a>(
+    pub fn fill(
         &mut self,
         scope: &mut DeviceScope,
-        bindings: impl ExactSizeIterator<Item = Result<ResolvedRef<'a>>>,
+        bindings: &DispatchBindings<'_>,
         views: BindingViews,
     ) -> Result<()> {
         if bindings.len() > MAX_BINDINGS {
@@ -52,14 +53,12 @@ impl ResolvedBindings {
             )));
         }
         self.count = 0;
-        for binding in bindings {
-            let binding = binding?;
-            let index = self.count;
+        bindings.try_for_each(|index, binding| {
             self.ptrs[index].write(scope.binding_pointer(&binding, views.use_of(index))?);
             self.lengths[index].write(binding.length as usize);
             self.count += 1;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The pointers.

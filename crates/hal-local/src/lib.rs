@@ -89,7 +89,7 @@ pub use queue_work::{execute_work, not_local};
 pub use ready_queue::{run_nested, run_or_defer};
 pub use recorded_program::{Command, RecordedProgram};
 pub use resolved_command::{DispatchBindings, ResolvedCommand, ResolvedDispatch};
-pub use run_command::{run_command, run_program};
+pub use run_command::{run_command, run_dispatch, run_program};
 pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId, WaitHelper};
 pub use transfer::read_workgroup_counts;
 pub use wait_list::{when_reached, OnWaitsResolved};

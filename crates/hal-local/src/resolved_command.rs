@@ -104,20 +104,24 @@ impl<'a> DispatchBindings<'a> {
         self.len() == 0
     }
 
-    /// Binding `index` resolved (`index < len()`).
+    /// Calls `each(index, binding)` for every binding resolved, in order, stopping at the first
+    /// error (of resolution or of `each`).
     #[inline]
-    pub fn get(&self, index: usize) -> Result<ResolvedRef<'a>> {
-        match *self {
-            DispatchBindings::Recording(refs) => refs[index].resolve(&[]),
-            DispatchBindings::Recorded(refs, table) => refs[index].resolve(table),
-            DispatchBindings::Queued(entries) => Ok(entries[index].borrowed()),
+    pub fn try_for_each(
+        &self,
+        mut each: impl FnMut(usize, ResolvedRef<'a>) -> Result<()>,
+    ) -> Result<()> {
+        // One loop, so that `each` (the per-dispatch path) is inlined once; the source's match
+        // per binding is a branch the CPU predicts.
+        for index in 0..self.len() {
+            let binding = match *self {
+                DispatchBindings::Recording(refs) => refs[index].resolve(&[])?,
+                DispatchBindings::Recorded(refs, table) => refs[index].resolve(table)?,
+                DispatchBindings::Queued(entries) => entries[index].borrowed(),
+            };
+            each(index, binding)?;
         }
-    }
-
-    /// Every binding resolved, in order.
-    #[inline]
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = Result<ResolvedRef<'a>>> + '_ {
-        (0..self.len()).map(move |index| self.get(index))
+        Ok(())
     }
 }
 
@@ -179,18 +183,15 @@ impl<'a> ResolvedCommand<'a> {
         bindings: DispatchBindings<'a>,
         dynamic_local_memory: u32,
     ) -> Result<ResolvedCommand<'a>> {
-        let local = LocalExecutable::from_handle(executable)?;
-        let export = local.export(ordinal)?;
-        Ok(ResolvedCommand::Dispatch(ResolvedDispatch {
+        ResolvedDispatch::new(
             executable,
-            local,
-            export,
             ordinal,
             workgroups,
             constants,
             bindings,
             dynamic_local_memory,
-        }))
+        )
+        .map(ResolvedCommand::Dispatch)
     }
 
     /// The command a queue operation's work runs, if it is a command (fill, update, copy or
@@ -243,16 +244,43 @@ impl<'a> ResolvedCommand<'a> {
                     note(parameters, RangeUse::READ);
                 }
                 let views = dispatch.export.views;
-                for (index, binding) in dispatch.bindings.iter().enumerate() {
-                    note(&binding?, views.use_of(index));
-                }
+                dispatch.bindings.try_for_each(|index, binding| {
+                    note(&binding, views.use_of(index));
+                    Ok(())
+                })?;
             }
         }
         Ok(())
     }
 }
 
-impl ResolvedDispatch<'_> {
+impl<'a> ResolvedDispatch<'a> {
+    /// A dispatch of export `ordinal` of `executable`: `INVALID_ARGUMENT` when the executable is
+    /// not a local one, `OUT_OF_RANGE` when the export does not exist. (The same as
+    /// [`ResolvedCommand::dispatch`], for whoever runs dispatches only.)
+    #[inline]
+    pub fn new(
+        executable: &'a Executable,
+        ordinal: u32,
+        workgroups: WorkgroupCount<ResolvedRef<'a>>,
+        constants: &'a [u32],
+        bindings: DispatchBindings<'a>,
+        dynamic_local_memory: u32,
+    ) -> Result<ResolvedDispatch<'a>> {
+        let local = LocalExecutable::from_handle(executable)?;
+        let export = local.export(ordinal)?;
+        Ok(ResolvedDispatch {
+            executable,
+            local,
+            export,
+            ordinal,
+            workgroups,
+            constants,
+            bindings,
+            dynamic_local_memory,
+        })
+    }
+
     /// The workgroup counts: given, or read now through `scope` (checked like recorded ones).
     #[inline]
     pub fn counts(&self, scope: &mut DeviceScope) -> Result<[u32; 3]> {

@@ -6,7 +6,7 @@ use hal_core::{BindingTableEntry, Result};
 use crate::device_scope::DeviceScope;
 use crate::inline_dispatch::{dispatch_inline, ResolvedBindings};
 use crate::recorded_program::RecordedProgram;
-use crate::resolved_command::ResolvedCommand;
+use crate::resolved_command::{ResolvedCommand, ResolvedDispatch};
 use crate::transfer;
 
 /// Runs `command` to completion on this thread, holding device access through `scope`, as
@@ -21,21 +21,30 @@ pub fn run_command(
         ResolvedCommand::Fill { target, pattern } => transfer::fill(scope, target, *pattern),
         ResolvedCommand::Update { data, target } => transfer::update(scope, data, target),
         ResolvedCommand::Copy { source, target } => transfer::copy(scope, source, target),
-        ResolvedCommand::Dispatch(dispatch) => {
-            let counts = dispatch.counts(scope)?;
-            let mut bindings = ResolvedBindings::default();
-            bindings.fill(scope, dispatch.bindings.iter(), dispatch.export.views)?;
-            dispatch_inline(
-                dispatch.local,
-                dispatch.export,
-                counts,
-                dispatch.constants,
-                &mut bindings,
-                processor_id,
-                dispatch.dynamic_local_memory,
-            )
-        }
+        ResolvedCommand::Dispatch(dispatch) => run_dispatch(dispatch, scope, processor_id),
     }
+}
+
+/// Runs `dispatch` to completion on this thread (as [`run_command`] does), for callers that
+/// hold a dispatch alone.
+#[inline]
+pub fn run_dispatch(
+    dispatch: &ResolvedDispatch<'_>,
+    scope: &mut DeviceScope,
+    processor_id: u32,
+) -> Result<()> {
+    let counts = dispatch.counts(scope)?;
+    let mut bindings = ResolvedBindings::default();
+    bindings.fill(scope, &dispatch.bindings, dispatch.export.views)?;
+    dispatch_inline(
+        dispatch.local,
+        dispatch.export,
+        counts,
+        dispatch.constants,
+        &mut bindings,
+        processor_id,
+        dispatch.dynamic_local_memory,
+    )
 }
 
 /// Runs the whole of `program` on this thread in order, with `table` for its slots. Stops at
