@@ -7,7 +7,7 @@ use hal_core::{
     BindingTableEntry, Event, Executable, FillPattern, RecordedRef, Result, WorkgroupCount,
 };
 
-use crate::resolved_command::{DispatchBindings, ResolvedCommand};
+use crate::resolved_command::{DispatchBindings, ResolvedCommand, ResolvedDispatch};
 
 /// One recorded command. Variable-length data lives in the program's shared arrays.
 #[derive(Clone, Debug)]
@@ -109,14 +109,14 @@ impl RecordedProgram {
                 constants,
                 bindings,
                 dynamic_local_memory,
-            } => ResolvedCommand::dispatch(
+            } => ResolvedCommand::Dispatch(ResolvedDispatch::new(
                 executable,
                 *ordinal,
                 workgroups.try_map(|parameters| parameters.resolve(table))?,
                 &self.constants[constants.clone()],
                 DispatchBindings::Recorded(&self.bindings[bindings.clone()], table),
                 *dynamic_local_memory,
-            )?,
+            )?),
         }))
     }
 }

@@ -53,7 +53,7 @@ pub enum ResolvedCommand<'a> {
 }
 
 /// A dispatch, with its executable downcast and its export found (made only by
-/// [`ResolvedCommand::dispatch`]).
+/// [`ResolvedDispatch::new`]).
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct ResolvedDispatch<'a> {
@@ -172,28 +172,6 @@ impl<'a> ResolvedCommand<'a> {
         Ok(ResolvedCommand::Copy { source, target })
     }
 
-    /// A dispatch of export `ordinal` of `executable`: `INVALID_ARGUMENT` when the executable is
-    /// not a local one, `OUT_OF_RANGE` when the export does not exist.
-    #[inline]
-    pub fn dispatch(
-        executable: &'a Executable,
-        ordinal: u32,
-        workgroups: WorkgroupCount<ResolvedRef<'a>>,
-        constants: &'a [u32],
-        bindings: DispatchBindings<'a>,
-        dynamic_local_memory: u32,
-    ) -> Result<ResolvedCommand<'a>> {
-        ResolvedDispatch::new(
-            executable,
-            ordinal,
-            workgroups,
-            constants,
-            bindings,
-            dynamic_local_memory,
-        )
-        .map(ResolvedCommand::Dispatch)
-    }
-
     /// The command a queue operation's work runs, if it is a command (fill, update, copy or
     /// dispatch); `None` for the rest (barriers, command buffers, allocation, host calls).
     pub fn of_queue_work(work: &'a QueueWork) -> Result<Option<ResolvedCommand<'a>>> {
@@ -212,14 +190,14 @@ impl<'a> ResolvedCommand<'a> {
                 constants,
                 bindings,
                 dynamic_local_memory,
-            } => ResolvedCommand::dispatch(
+            } => ResolvedCommand::Dispatch(ResolvedDispatch::new(
                 executable,
                 *ordinal,
                 workgroups.try_map(|parameters| Ok(parameters.borrowed()))?,
                 constants,
                 DispatchBindings::Queued(bindings),
                 *dynamic_local_memory,
-            )?,
+            )?),
             QueueWork::Barrier
             | QueueWork::Execute { .. }
             | QueueWork::Alloca { .. }
@@ -256,8 +234,7 @@ impl<'a> ResolvedCommand<'a> {
 
 impl<'a> ResolvedDispatch<'a> {
     /// A dispatch of export `ordinal` of `executable`: `INVALID_ARGUMENT` when the executable is
-    /// not a local one, `OUT_OF_RANGE` when the export does not exist. (The same as
-    /// [`ResolvedCommand::dispatch`], for whoever runs dispatches only.)
+    /// not a local one, `OUT_OF_RANGE` when the export does not exist.
     #[inline]
     pub fn new(
         executable: &'a Executable,
