@@ -1,13 +1,13 @@
 //! Running resolved commands on the calling thread: how local-sync, the inline command buffer
 //! and local-sync's queue apply the one command form ([`ResolvedCommand`]).
 
-use hal_core::{BindingTableEntry, Result};
+use hal_core::{BindingTableEntry, Result, WorkgroupCount};
 
 use crate::device_scope::DeviceScope;
 use crate::inline_dispatch::{dispatch_inline, ResolvedBindings};
 use crate::recorded_program::RecordedProgram;
 use crate::resolved_command::{ResolvedCommand, ResolvedDispatch};
-use crate::transfer;
+use crate::transfer::{self, read_workgroup_counts};
 
 /// Runs `command` to completion on this thread, holding device access through `scope`, as
 /// processor `processor_id`.
@@ -33,7 +33,12 @@ pub fn run_dispatch(
     scope: &mut DeviceScope,
     processor_id: u32,
 ) -> Result<()> {
-    let counts = dispatch.counts(scope)?;
+    // Matched here rather than through `counts()`: a `Result<[u32; 3]>` written and read back
+    // on this path stalled store forwarding, costing more than the rest of the set-up.
+    let counts = match &dispatch.workgroups {
+        WorkgroupCount::Static(counts) => *counts,
+        WorkgroupCount::Indirect(parameters) => read_workgroup_counts(scope, parameters)?,
+    };
     let mut bindings = ResolvedBindings::default();
     bindings.fill(scope, &dispatch.bindings, dispatch.export.views)?;
     dispatch_inline(
