@@ -14,7 +14,7 @@
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hal_core::{DeviceAccess, DeviceSize, RangeUse, ResolvedRef, Result};
+use hal_core::{DeviceAccess, DeviceSize, RangeUse, ResolvedRef, Result, Status};
 
 /// Owner numbers of scopes, unique in the process.
 static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
@@ -73,7 +73,9 @@ impl DeviceScope {
     #[inline]
     pub fn pointer(&mut self, range: &ResolvedRef<'_>, usage: RangeUse) -> Result<*mut u8> {
         let start = range.storage_offset();
-        let end = start + range.length;
+        // Wrapping: a range past the buffer is refused by `claim`, which every range not
+        // claimed before reaches (a wrapped end matches no claimed range).
+        let end = start.wrapping_add(range.length);
         match self
             .held
             .iter()
@@ -99,6 +101,21 @@ impl DeviceScope {
         end: DeviceSize,
         usage: RangeUse,
     ) -> Result<*mut u8> {
+        // Ranges are checked against their buffers long before (hal-core validates every call),
+        // but this is where raw pointers are made: a range past its buffer, however it was built,
+        // is an error here rather than memory out of bounds.
+        if range
+            .offset
+            .checked_add(range.length)
+            .is_none_or(|range_end| range_end > range.buffer.len())
+        {
+            return Err(Status::out_of_range(format!(
+                "range [{}, +{}) is outside its {}-byte buffer",
+                range.offset,
+                range.length,
+                range.buffer.len()
+            )));
+        }
         let index = match found {
             Some(index) => index,
             None => {
