@@ -121,31 +121,29 @@ fn tiled_command(
     note: &mut dyn FnMut(&ResolvedRef<'_>, RangeUse),
 ) -> Result<TiledWork> {
     Ok(match command {
-        ResolvedCommand::Fill {
-            target, pattern, ..
-        } => {
-            note(target, RangeUse::WRITE);
+        ResolvedCommand::Fill(fill) => {
+            note(fill.target(), RangeUse::WRITE);
             TiledWork::Fill {
-                ptr: scope.pointer(target, RangeUse::WRITE)?,
-                len: target.length as usize,
-                pattern: *pattern,
+                ptr: scope.pointer(fill.target(), RangeUse::WRITE)?,
+                len: fill.target().length as usize,
+                pattern: fill.pattern(),
             }
         }
-        ResolvedCommand::Update { data, target, .. } => {
-            note(target, RangeUse::WRITE);
+        ResolvedCommand::Update(update) => {
+            note(update.target(), RangeUse::WRITE);
             TiledWork::Copy {
-                from: data.as_ptr(),
-                to: scope.pointer(target, RangeUse::WRITE)?,
-                len: data.len(),
+                from: update.data().as_ptr(),
+                to: scope.pointer(update.target(), RangeUse::WRITE)?,
+                len: update.data().len(),
             }
         }
-        ResolvedCommand::Copy { source, target, .. } => {
-            note(source, RangeUse::READ);
-            note(target, RangeUse::WRITE);
+        ResolvedCommand::Copy(copy) => {
+            note(copy.source(), RangeUse::READ);
+            note(copy.target(), RangeUse::WRITE);
             TiledWork::Copy {
-                from: scope.pointer(source, RangeUse::READ)?,
-                to: scope.pointer(target, RangeUse::WRITE)?,
-                len: source.length as usize,
+                from: scope.pointer(copy.source(), RangeUse::READ)?,
+                to: scope.pointer(copy.target(), RangeUse::WRITE)?,
+                len: copy.source().length as usize,
             }
         }
         ResolvedCommand::Dispatch(dispatch) => {
@@ -162,21 +160,21 @@ fn tiled_dispatch(
     max_concurrency: u8,
     note: &mut dyn FnMut(&ResolvedRef<'_>, RangeUse),
 ) -> Result<TiledWork> {
-    if let hal_core::WorkgroupCount::Indirect(parameters) = &dispatch.workgroups {
+    if let hal_core::WorkgroupCount::Indirect(parameters) = dispatch.workgroups() {
         note(parameters, RangeUse::READ);
     }
     let counts = dispatch.counts(scope)?;
-    let views = dispatch.export.views;
-    let mut ptrs = Vec::with_capacity(dispatch.bindings.len());
-    let mut lengths = Vec::with_capacity(dispatch.bindings.len());
-    dispatch.bindings.try_for_each(|index, range| {
+    let views = dispatch.export().views;
+    let mut ptrs = Vec::with_capacity(dispatch.bindings().len());
+    let mut lengths = Vec::with_capacity(dispatch.bindings().len());
+    dispatch.bindings().try_for_each(|index, range| {
         let usage = views.use_of(index);
         note(&range, usage);
         ptrs.push(scope.binding_pointer(&range, usage)?);
         lengths.push(range.length as usize);
         Ok(())
     })?;
-    let constants: Box<[u32]> = dispatch.constants.into();
+    let constants: Box<[u32]> = dispatch.constants().into();
     let mut ptrs: Box<[*mut std::ffi::c_void]> = ptrs.into();
     let lengths: Box<[usize]> = lengths.into();
     // SAFETY: the pointers come from the execution's scope, which holds device access to their
@@ -184,11 +182,11 @@ fn tiled_dispatch(
     // session) is done.
     let session = unsafe {
         dispatch
-            .local
-            .begin_dispatch(dispatch.export, &mut ptrs, &lengths)
+            .local()
+            .begin_dispatch(dispatch.export(), &mut ptrs, &lengths)
     }?;
     let state = dispatch_state(&DispatchArgs {
-        export: dispatch.export,
+        export: dispatch.export(),
         workgroup_count: counts,
         constants: &constants,
         binding_ptrs: &ptrs,
@@ -199,7 +197,7 @@ fn tiled_dispatch(
         dispatch,
         state,
         hal_core::workgroup_total(counts)?,
-        local_memory_size(dispatch.export, dispatch.dynamic_local_memory),
+        local_memory_size(dispatch.export(), dispatch.dynamic_local_memory()),
         constants,
         ptrs,
         lengths,

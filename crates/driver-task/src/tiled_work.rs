@@ -3,11 +3,9 @@
 
 use std::ffi::c_void;
 
-use hal_core::{Executable, FillPattern, Result, Status};
+use hal_core::{FillPattern, Result, Status};
 use hal_local::abi::DispatchStateV0;
-use hal_local::{
-    run_workgroups, DispatchSession, ExportEntry, LocalExecutable, ResolvedDispatch, WorkgroupBatch,
-};
+use hal_local::{run_workgroups, DispatchSession, LocalExport, ResolvedDispatch, WorkgroupBatch};
 use parking_lot::Mutex;
 
 use crate::pool::WorkerContext;
@@ -21,12 +19,8 @@ pub type HostWork = Box<dyn FnOnce() -> Result<()> + Send>;
 
 /// A dispatch ready to run: its dispatch state points into the boxes it owns.
 pub struct TiledDispatch {
-    /// Keeps the executable (and so `local` and `export`) alive while the dispatch runs.
-    _executable: Executable,
-    /// The executable, downcast once when planned.
-    local: *const LocalExecutable,
-    /// The export run.
-    export: *const ExportEntry,
+    /// The export run, downcast and looked up once when planned.
+    export: LocalExport,
     state: DispatchStateV0,
     workgroups: u64,
     /// Bytes of local memory each workgroup gets: static plus dynamic.
@@ -54,9 +48,7 @@ impl TiledDispatch {
         session: Option<Box<dyn DispatchSession>>,
     ) -> TiledDispatch {
         TiledDispatch {
-            _executable: dispatch.executable.clone(),
-            local: dispatch.local,
-            export: dispatch.export,
+            export: dispatch.to_export(),
             state,
             workgroups,
             local_memory_size,
@@ -95,9 +87,8 @@ pub enum TiledWork {
 }
 
 // SAFETY: the raw pointers point into buffer memory the execution holds device access to (so
-// no host mapping aliases it and it stays allocated), into boxes this item owns, or into the
-// executable it holds; tiles of one item touch disjoint bytes, and items of one region may run
-// on any thread by the HAL's rules.
+// no host mapping aliases it and it stays allocated) or into boxes this item owns; tiles of one
+// item touch disjoint bytes, and items of one region may run on any thread by the HAL's rules.
 unsafe impl Send for TiledWork {}
 // SAFETY: as above; running a tile needs only `&TiledWork`, and host work is behind a mutex.
 unsafe impl Sync for TiledWork {}
@@ -137,15 +128,14 @@ impl TiledWork {
     pub fn run(&self, tile: u64, count: u64, context: &mut WorkerContext<'_>) -> Result<()> {
         match self {
             TiledWork::Dispatch(dispatch) => {
-                // SAFETY: `local` and `export` point into the executable the item holds; the
-                // state was built by `dispatch_state` for this export, its binding pointers are
-                // valid for their lengths while the execution holds device access, and the
-                // worker's local memory is its own.
+                // SAFETY: the state was built by `dispatch_state` for this export, its binding
+                // pointers are valid for their lengths while the execution holds device access,
+                // and the worker's local memory is its own.
                 unsafe {
                     run_workgroups(
-                        &*dispatch.local,
+                        dispatch.export.local(),
                         &WorkgroupBatch {
-                            export: &*dispatch.export,
+                            export: dispatch.export.entry(),
                             state: &dispatch.state,
                             first: tile,
                             count,

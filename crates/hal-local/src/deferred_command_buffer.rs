@@ -12,7 +12,7 @@ use hal_core::{
     BufferRef, CommandBufferImpl, Dispatch, Event, FillPattern, Result, Status, Submission,
 };
 
-use crate::local_executable::LocalExecutable;
+use crate::local_export::LocalExport;
 use crate::recorded_program::{Command, RecordedProgram};
 
 /// A command buffer that records for replay.
@@ -92,7 +92,7 @@ impl CommandBufferImpl for DeferredCommandBuffer {
     }
 
     fn dispatch(&mut self, dispatch: &Dispatch<'_>) -> Result<()> {
-        LocalExecutable::from_handle(dispatch.executable)?;
+        let export = LocalExport::new(dispatch.executable, dispatch.ordinal)?;
         let program = &mut self.recording;
         let constants_start = program.constants.len();
         program.constants.extend_from_slice(dispatch.constants);
@@ -104,8 +104,7 @@ impl CommandBufferImpl for DeferredCommandBuffer {
             .workgroups
             .try_map(|parameters| Ok(parameters.to_recorded()))?;
         let command = Command::Dispatch {
-            executable: dispatch.executable.clone(),
-            ordinal: dispatch.ordinal,
+            export,
             workgroups,
             constants: constants_start..program.constants.len(),
             bindings: bindings_start..program.bindings.len(),

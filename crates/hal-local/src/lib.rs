@@ -43,6 +43,7 @@ mod local_device;
 mod local_device_options;
 mod local_driver;
 mod local_executable;
+mod local_export;
 mod local_memory;
 mod multi_wait;
 mod queue_signals;
@@ -70,7 +71,6 @@ pub use executable_cache::LocalExecutableCache;
 pub use heap_allocator::{HeapAllocator, HeapStorage, HostImportStorage, HostMemorySource};
 pub use imports::{resolve_imports, HostImport, HostImports, ImportProvider, NoImports};
 pub use inline_command_buffer::InlineCommandBuffer;
-pub use inline_dispatch::{dispatch_inline, ResolvedBindings};
 pub use library::{
     export_info, read_c_string, verify_library, ExportEntry, VerifiedLibrary, MAX_EXPORT_COUNT,
 };
@@ -82,13 +82,16 @@ pub use local_device::{LocalDevice, QueueExecutor};
 pub use local_device_options::{LocalDeviceOptions, MemorySource, COMMON_PARAMETERS};
 pub use local_driver::{LocalDriver, LOCAL_DEVICE_PATH};
 pub use local_executable::{query_library_name, LocalExecutable};
+pub use local_export::LocalExport;
 pub use local_memory::{with_thread_local_memory, LocalMemory};
 pub use multi_wait::wait_timepoints;
 pub use queue_signals::QueueSignals;
 pub use queue_work::{execute_work, not_local};
 pub use ready_queue::{run_nested, run_or_defer};
 pub use recorded_program::{Command, RecordedProgram};
-pub use resolved_command::{DispatchBindings, ResolvedCommand, ResolvedDispatch};
+pub use resolved_command::{
+    DispatchBindings, ResolvedCommand, ResolvedCopy, ResolvedDispatch, ResolvedFill, ResolvedUpdate,
+};
 pub use run_command::{run_command, run_dispatch, run_program};
 pub use semaphore::{LocalSemaphore, TimepointCallback, TimepointId, WaitHelper};
 pub use transfer::read_workgroup_counts;

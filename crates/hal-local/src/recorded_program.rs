@@ -3,10 +3,9 @@
 
 use std::ops::Range;
 
-use hal_core::{
-    BindingTableEntry, Event, Executable, FillPattern, RecordedRef, Result, WorkgroupCount,
-};
+use hal_core::{BindingTableEntry, Event, FillPattern, RecordedRef, Result, WorkgroupCount};
 
+use crate::local_export::LocalExport;
 use crate::resolved_command::{DispatchBindings, ResolvedCommand, ResolvedDispatch};
 
 /// One recorded command. Variable-length data lives in the program's shared arrays.
@@ -43,10 +42,8 @@ pub enum Command {
     },
     /// Dispatch a kernel.
     Dispatch {
-        /// The executable (checked to be a local one when recorded).
-        executable: Executable,
-        /// Export ordinal.
-        ordinal: u32,
+        /// The export, found when recorded.
+        export: LocalExport,
         /// Workgroup counts.
         workgroups: WorkgroupCount<RecordedRef>,
         /// Constants, as a range of [`RecordedProgram::constants`].
@@ -103,20 +100,18 @@ impl RecordedProgram {
                 ResolvedCommand::copy(source.resolve(table)?, target.resolve(table)?)?
             }
             Command::Dispatch {
-                executable,
-                ordinal,
+                export,
                 workgroups,
                 constants,
                 bindings,
                 dynamic_local_memory,
-            } => ResolvedCommand::Dispatch(ResolvedDispatch::new(
-                executable,
-                *ordinal,
+            } => ResolvedCommand::Dispatch(ResolvedDispatch::of_export(
+                export,
                 workgroups.try_map(|parameters| parameters.resolve(table))?,
                 &self.constants[constants.clone()],
                 DispatchBindings::Recorded(&self.bindings[bindings.clone()], table),
                 *dynamic_local_memory,
-            )?),
+            )),
         }))
     }
 }

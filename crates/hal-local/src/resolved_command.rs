@@ -16,63 +16,93 @@ use hal_core::{
 use crate::device_scope::DeviceScope;
 use crate::library::ExportEntry;
 use crate::local_executable::LocalExecutable;
+use crate::local_export::LocalExport;
 use crate::transfer::read_workgroup_counts;
 
 /// One command, resolved and checked, borrowing what it names for `'a`.
 ///
-/// Only this crate's constructors make one (the variants are `non_exhaustive`), so whoever runs
-/// it may rely on its checks: memory safety of the transfers depends on them.
+/// Only this crate's constructors make the commands' payloads (their fields are private), so
+/// whoever runs one may rely on its checks: memory safety of the transfers depends on them.
 #[derive(Clone, Copy, Debug)]
 pub enum ResolvedCommand<'a> {
-    /// Fill `target` with `pattern` (offset and length aligned to the pattern).
-    #[non_exhaustive]
-    Fill {
-        /// The range to fill.
-        target: ResolvedRef<'a>,
-        /// The pattern.
-        pattern: FillPattern,
-    },
-    /// Write `data` to `target` (exactly `data.len()` bytes).
-    #[non_exhaustive]
-    Update {
-        /// The bytes.
-        data: &'a [u8],
-        /// The range written.
-        target: ResolvedRef<'a>,
-    },
-    /// Copy `source` to `target` (equal lengths; no overlap within one allocation).
-    #[non_exhaustive]
-    Copy {
-        /// The range read.
-        source: ResolvedRef<'a>,
-        /// The range written.
-        target: ResolvedRef<'a>,
-    },
-    /// Run a kernel (its [`ResolvedDispatch`] can only be made here).
+    /// Fill a range with a pattern.
+    Fill(ResolvedFill<'a>),
+    /// Write bytes to a range.
+    Update(ResolvedUpdate<'a>),
+    /// Copy a range to another.
+    Copy(ResolvedCopy<'a>),
+    /// Run a kernel.
     Dispatch(ResolvedDispatch<'a>),
 }
 
-/// A dispatch, with its executable downcast and its export found (made only by
-/// [`ResolvedDispatch::new`]).
+/// A fill whose range is aligned to its pattern.
 #[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
+pub struct ResolvedFill<'a> {
+    pub(crate) target: ResolvedRef<'a>,
+    pub(crate) pattern: FillPattern,
+}
+
+impl<'a> ResolvedFill<'a> {
+    /// The range filled.
+    pub fn target(&self) -> &ResolvedRef<'a> {
+        &self.target
+    }
+
+    /// The pattern.
+    pub fn pattern(&self) -> FillPattern {
+        self.pattern
+    }
+}
+
+/// An update whose range is exactly as long as its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct ResolvedUpdate<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) target: ResolvedRef<'a>,
+}
+
+impl<'a> ResolvedUpdate<'a> {
+    /// The bytes written.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// The range written (`data().len()` bytes).
+    pub fn target(&self) -> &ResolvedRef<'a> {
+        &self.target
+    }
+}
+
+/// A copy between ranges of equal length that do not overlap in one allocation.
+#[derive(Clone, Copy, Debug)]
+pub struct ResolvedCopy<'a> {
+    pub(crate) source: ResolvedRef<'a>,
+    pub(crate) target: ResolvedRef<'a>,
+}
+
+impl<'a> ResolvedCopy<'a> {
+    /// The range read.
+    pub fn source(&self) -> &ResolvedRef<'a> {
+        &self.source
+    }
+
+    /// The range written (as long as the source).
+    pub fn target(&self) -> &ResolvedRef<'a> {
+        &self.target
+    }
+}
+
+/// A dispatch, with its executable downcast and its export found (made only by
+/// [`ResolvedDispatch::new`] and [`ResolvedDispatch::of_export`]).
+#[derive(Clone, Copy, Debug)]
 pub struct ResolvedDispatch<'a> {
-    /// The executable handle (kept by work that outlives the command's borrow).
-    pub executable: &'a Executable,
-    /// The executable, as the local drivers' type.
-    pub local: &'a LocalExecutable,
-    /// The export run.
-    pub export: &'a ExportEntry,
-    /// The export's ordinal.
-    pub ordinal: u32,
-    /// The workgroup counts, or the range they are read from when the dispatch runs.
-    pub workgroups: WorkgroupCount<ResolvedRef<'a>>,
-    /// Push constants (the export's count).
-    pub constants: &'a [u32],
-    /// The bindings (the export's count), resolved as they are read.
-    pub bindings: DispatchBindings<'a>,
-    /// Bytes of workgroup local memory on top of the export's static local memory.
-    pub dynamic_local_memory: u32,
+    pub(crate) executable: &'a Executable,
+    pub(crate) local: &'a LocalExecutable,
+    pub(crate) export: &'a ExportEntry,
+    pub(crate) workgroups: WorkgroupCount<ResolvedRef<'a>>,
+    pub(crate) constants: &'a [u32],
+    pub(crate) bindings: DispatchBindings<'a>,
+    pub(crate) dynamic_local_memory: u32,
 }
 
 /// A dispatch's bindings, as its source holds them. They are resolved one by one as a consumer
@@ -130,7 +160,7 @@ impl<'a> ResolvedCommand<'a> {
     #[inline]
     pub fn fill(target: ResolvedRef<'a>, pattern: FillPattern) -> Result<ResolvedCommand<'a>> {
         check_fill_alignment(target.offset, target.length, pattern)?;
-        Ok(ResolvedCommand::Fill { target, pattern })
+        Ok(ResolvedCommand::Fill(ResolvedFill { target, pattern }))
     }
 
     /// A write of `data` to `target`; `INVALID_ARGUMENT` naming both lengths when they differ.
@@ -143,7 +173,7 @@ impl<'a> ResolvedCommand<'a> {
                 target.length
             )));
         }
-        Ok(ResolvedCommand::Update { data, target })
+        Ok(ResolvedCommand::Update(ResolvedUpdate { data, target }))
     }
 
     /// A copy of `source` into the first `source.length` bytes of `target`: `INVALID_ARGUMENT`
@@ -169,7 +199,7 @@ impl<'a> ResolvedCommand<'a> {
                 source.length,
             )?;
         }
-        Ok(ResolvedCommand::Copy { source, target })
+        Ok(ResolvedCommand::Copy(ResolvedCopy { source, target }))
     }
 
     /// The command a queue operation's work runs, if it is a command (fill, update, copy or
@@ -213,12 +243,11 @@ impl<'a> ResolvedCommand<'a> {
     /// that does not resolve and returns its error.
     pub fn for_each_use(&self, note: &mut dyn FnMut(&ResolvedRef<'a>, RangeUse)) -> Result<()> {
         match self {
-            ResolvedCommand::Fill { target, .. } | ResolvedCommand::Update { target, .. } => {
-                note(target, RangeUse::WRITE)
-            }
-            ResolvedCommand::Copy { source, target } => {
-                note(source, RangeUse::READ);
-                note(target, RangeUse::WRITE);
+            ResolvedCommand::Fill(fill) => note(&fill.target, RangeUse::WRITE),
+            ResolvedCommand::Update(update) => note(&update.target, RangeUse::WRITE),
+            ResolvedCommand::Copy(copy) => {
+                note(&copy.source, RangeUse::READ);
+                note(&copy.target, RangeUse::WRITE);
             }
             ResolvedCommand::Dispatch(dispatch) => {
                 if let WorkgroupCount::Indirect(parameters) = &dispatch.workgroups {
@@ -253,12 +282,71 @@ impl<'a> ResolvedDispatch<'a> {
             executable,
             local,
             export,
-            ordinal,
             workgroups,
             constants,
             bindings,
             dynamic_local_memory,
         })
+    }
+
+    /// A dispatch of `export`, found before (by a recorded program): no downcast, no lookup.
+    #[inline]
+    pub fn of_export(
+        export: &'a LocalExport,
+        workgroups: WorkgroupCount<ResolvedRef<'a>>,
+        constants: &'a [u32],
+        bindings: DispatchBindings<'a>,
+        dynamic_local_memory: u32,
+    ) -> ResolvedDispatch<'a> {
+        ResolvedDispatch {
+            executable: export.executable(),
+            local: export.local(),
+            export: export.entry(),
+            workgroups,
+            constants,
+            bindings,
+            dynamic_local_memory,
+        }
+    }
+
+    /// The dispatch's export, held (for work that outlives this borrow).
+    pub fn to_export(&self) -> LocalExport {
+        LocalExport::of(self.executable, self.local, self.export)
+    }
+
+    /// The executable's handle.
+    pub fn executable(&self) -> &'a Executable {
+        self.executable
+    }
+
+    /// The executable, as the local drivers' type.
+    pub fn local(&self) -> &'a LocalExecutable {
+        self.local
+    }
+
+    /// The export run.
+    pub fn export(&self) -> &'a ExportEntry {
+        self.export
+    }
+
+    /// The workgroup counts, or the range they are read from when the dispatch runs.
+    pub fn workgroups(&self) -> &WorkgroupCount<ResolvedRef<'a>> {
+        &self.workgroups
+    }
+
+    /// Push constants (the export's count).
+    pub fn constants(&self) -> &'a [u32] {
+        self.constants
+    }
+
+    /// The bindings (the export's count), resolved as they are read.
+    pub fn bindings(&self) -> &DispatchBindings<'a> {
+        &self.bindings
+    }
+
+    /// Bytes of workgroup local memory on top of the export's static local memory.
+    pub fn dynamic_local_memory(&self) -> u32 {
+        self.dynamic_local_memory
     }
 
     /// The workgroup counts: given, or read now through `scope` (checked like recorded ones).

@@ -18,9 +18,9 @@ pub fn run_command(
     processor_id: u32,
 ) -> Result<()> {
     match command {
-        ResolvedCommand::Fill { target, pattern } => transfer::fill(scope, target, *pattern),
-        ResolvedCommand::Update { data, target } => transfer::update(scope, data, target),
-        ResolvedCommand::Copy { source, target } => transfer::copy(scope, source, target),
+        ResolvedCommand::Fill(fill) => transfer::fill(scope, &fill.target, fill.pattern),
+        ResolvedCommand::Update(update) => transfer::update(scope, update.data, &update.target),
+        ResolvedCommand::Copy(copy) => transfer::copy(scope, &copy.source, &copy.target),
         ResolvedCommand::Dispatch(dispatch) => run_dispatch(dispatch, scope, processor_id),
     }
 }
