@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hal_core::{
-    AccessGate, AllocatorImpl, AllocatorStatistics, Buffer, BufferCompatibility, BufferParams,
-    BufferStorage, DeviceSize, HostAllocation, MemoryType, Result, Status, BUFFER_ALIGNMENT,
+    AccessGate, Allocator, AllocatorImpl, AllocatorStatistics, Buffer, BufferCompatibility,
+    BufferParams, BufferStorage, DeviceSize, HostAllocation, MemoryType, Result, Status,
+    BUFFER_ALIGNMENT,
 };
 use parking_lot::Mutex;
 
@@ -90,6 +91,13 @@ impl HeapAllocator {
     /// Where its buffers' memory comes from: `heap`, or the name of its [`HostMemorySource`].
     pub fn memory(&self) -> &str {
         self.source.as_ref().map_or("heap", |source| source.name())
+    }
+
+    /// Where the buffers of `allocator` come from ([`HeapAllocator::memory`]), if it is a local
+    /// device's heap allocator; `None` for any other allocator.
+    pub fn memory_of(allocator: &Allocator) -> Option<String> {
+        let heap = allocator.inner().as_any().downcast_ref::<HeapAllocator>()?;
+        Some(heap.memory().to_owned())
     }
 
     fn new_storage(&self, size: DeviceSize) -> Result<Arc<HeapStorage>> {

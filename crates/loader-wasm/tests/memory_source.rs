@@ -12,11 +12,7 @@ use driver_task as _;
 
 /// What the device's allocator says its memory is.
 fn memory(device: &Device) -> String {
-    let allocator = device.allocator();
-    let heap = allocator.inner().as_any().downcast_ref::<HeapAllocator>();
-    heap.expect("a local device's allocator")
-        .memory()
-        .to_owned()
+    HeapAllocator::memory_of(&device.allocator()).expect("a local device's allocator")
 }
 
 #[test]
